@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
+# Keep freed memory in the process: without this, glibc hands large activations back to the OS and
+# every forward pass faults them in again (the paper-size forward at 256x256 goes from 6.7 s to 4.4 s).
+export MALLOC_MMAP_THRESHOLD_ ?= 2147483647
+export MALLOC_TRIM_THRESHOLD_ ?= 2147483647
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint format bench clean

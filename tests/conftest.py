@@ -9,18 +9,18 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("WANDB_MODE", "disabled")
 
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Callable
+from pathlib import Path
 
-import pytest  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
 
-from tpir.text.corpus import InstructionCorpus  # noqa: E402
-from tpir.text.encoder import PretrainingBert, TextEncoder, corpus_words, tiny_random_bert  # noqa: E402
-from tpir.train import CONFIG_DIR  # noqa: E402
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.encoder import PretrainingBert, TextEncoder, corpus_words, tiny_random_bert
+from tpir.train import CONFIG_DIR
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

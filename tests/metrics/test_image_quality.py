@@ -19,7 +19,10 @@ def test_ssim_matches_scikit_image(pair) -> None:
     ours = ssim(prediction, target)
     for i in range(2):
         reference = structural_similarity(
-            prediction[i].permute(1, 2, 0).numpy(), target[i].permute(1, 2, 0).numpy(), channel_axis=2, data_range=1.0
+            prediction[i].permute(1, 2, 0).numpy(),
+            target[i].permute(1, 2, 0).numpy(),
+            channel_axis=2,
+            data_range=1.0,
         )
         assert abs(float(ours[i]) - reference) < 1e-3
 

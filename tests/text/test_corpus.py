@@ -38,13 +38,21 @@ def test_line_without_tab_is_named(tmp_path: Path) -> None:
 
 
 def make_corpus(tmp_path: Path, test_lines: list[str]) -> InstructionCorpus:
-    train = write(tmp_path / "train.tsv", "rain\tRemove the rain.", "rain\tNo more rain.", "fog\tClear the fog.", "fog\tLift the mist.")
+    train = write(
+        tmp_path / "train.tsv",
+        "rain\tRemove the rain.",
+        "rain\tNo more rain.",
+        "fog\tClear the fog.",
+        "fog\tLift the mist.",
+    )
     test = write(tmp_path / "test.tsv", *test_lines)
     return InstructionCorpus.from_files([train], [test])
 
 
 def test_unknown_test_category_is_named(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match=r"test\.tsv:1: unknown category 'snow' \(expected one of rain, fog\)"):
+    with pytest.raises(
+        CorpusError, match=r"test\.tsv:1: unknown category 'snow' \(expected one of rain, fog\)"
+    ):
         make_corpus(tmp_path, ["snow\tRemove the snow."])
 
 
@@ -54,7 +62,9 @@ def test_sentence_in_both_splits_is_refused(tmp_path: Path) -> None:
 
 
 def test_new_category_comes_by_folder(tmp_path: Path) -> None:
-    write(tmp_path / "blur" / "train.tsv", "blur\tSharpen this blurry photo.", "blur\tRemove the motion blur.")
+    write(
+        tmp_path / "blur" / "train.tsv", "blur\tSharpen this blurry photo.", "blur\tRemove the motion blur."
+    )
     write(tmp_path / "blur" / "test.tsv", "blur\tMake it crisp again.")
     corpus = InstructionCorpus.load([tmp_path / "blur"])
     assert "blur" in corpus.categories

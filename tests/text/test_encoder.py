@@ -22,7 +22,9 @@ def test_mean_pool_checks_shapes() -> None:
 
 def test_encoding_ignores_padding(tiny_encoder: TextEncoder) -> None:
     alone = tiny_encoder.encode(["remove the rain"])
-    padded = tiny_encoder.encode(["remove the rain", "please remove all of the haze from this old photo right now"])
+    padded = tiny_encoder.encode(
+        ["remove the rain", "please remove all of the haze from this old photo right now"]
+    )
     assert padded.shape == (2, tiny_encoder.dim)
     assert torch.allclose(alone[0], padded[0], atol=1e-5)
 

@@ -20,11 +20,17 @@ def test_pairs_are_balanced_and_labelled_by_category(corpus: InstructionCorpus) 
 
 def test_pairs_are_reproducible_and_seed_dependent(corpus: InstructionCorpus) -> None:
     args = (corpus.sentences("train"), corpus.labels("train"), 50)
-    assert [NextSentencePairs(*args, seed=1)[i] for i in range(50)] == [NextSentencePairs(*args, seed=1)[i] for i in range(50)]
-    assert [NextSentencePairs(*args, seed=1)[i] for i in range(50)] != [NextSentencePairs(*args, seed=2)[i] for i in range(50)]
+    assert [NextSentencePairs(*args, seed=1)[i] for i in range(50)] == [
+        NextSentencePairs(*args, seed=1)[i] for i in range(50)
+    ]
+    assert [NextSentencePairs(*args, seed=1)[i] for i in range(50)] != [
+        NextSentencePairs(*args, seed=2)[i] for i in range(50)
+    ]
 
 
-def test_masking_rate_is_fifteen_percent_of_real_tokens(corpus: InstructionCorpus, tiny_bert: PretrainingBert) -> None:
+def test_masking_rate_is_fifteen_percent_of_real_tokens(
+    corpus: InstructionCorpus, tiny_bert: PretrainingBert
+) -> None:
     pairs = NextSentencePairs(corpus.sentences("train"), corpus.labels("train"), num_pairs=512, seed=0)
     collate = PretrainingCollator(tiny_bert.tokenizer, max_length=64, mlm_probability=0.15, seed=0)
     batch = collate([pairs[i] for i in range(len(pairs))])

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from tpir.text.cli import main as text_cli
 from tpir.text.encoder import TextEncoder
 from tpir.train import train
@@ -69,7 +70,11 @@ def test_cli_eval_names_an_unknown_category(stage1_run: Path, tmp_path: Path, ca
 
 def test_stage1_reduces_the_pretraining_loss(compose_config) -> None:
     cfg = compose_config(
-        "stage=text", "logger=csv", "trainer.max_epochs=4", "datamodule.train_pairs=256", "module.optimizer.lr=1e-3"
+        "stage=text",
+        "logger=csv",
+        "trainer.max_epochs=4",
+        "datamodule.train_pairs=256",
+        "module.optimizer.lr=1e-3",
     )
     train(cfg)
     rows = list(csv.DictReader((Path(cfg.paths.output_dir) / "csv" / "metrics.csv").open()))

@@ -27,10 +27,14 @@ def rgb_to_y(image: torch.Tensor) -> torch.Tensor:
 
 def crop_border(image: torch.Tensor, border: int) -> torch.Tensor:
     """Drop ``border`` pixels on each side of (B, C, H, W) images."""
-    return image[..., border : image.shape[-2] - border, border : image.shape[-1] - border] if border else image
+    return (
+        image[..., border : image.shape[-2] - border, border : image.shape[-1] - border] if border else image
+    )
 
 
-def psnr(prediction: torch.Tensor, target: torch.Tensor, crop: int = 0, y_channel: bool = False) -> torch.Tensor:
+def psnr(
+    prediction: torch.Tensor, target: torch.Tensor, crop: int = 0, y_channel: bool = False
+) -> torch.Tensor:
     """Peak signal-to-noise ratio per image, in dB.
 
     Args:
@@ -71,7 +75,9 @@ def ssim(
         prediction, target = rgb_to_y(prediction), rgb_to_y(target)
     prediction, target = crop_border(prediction, crop), crop_border(target, crop)
     if min(prediction.shape[-2:]) < window:
-        raise ValueError(f"SSIM needs images of at least {window}x{window} pixels, got {tuple(prediction.shape[-2:])}.")
+        raise ValueError(
+            f"SSIM needs images of at least {window}x{window} pixels, got {tuple(prediction.shape[-2:])}."
+        )
     c1, c2 = 0.01**2, 0.03**2
     count = window * window
     covariance_norm = count / (count - 1)  # sample covariance, as scikit-image by default

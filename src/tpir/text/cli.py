@@ -38,7 +38,9 @@ def load_encoder(folder: str | None) -> TextEncoder:
 
 def corpus_centroids(encoder: TextEncoder, corpus: InstructionCorpus, cache_dir: Path) -> CategoryCentroids:
     """Category centroids of the corpus's training split under this encoder (embeddings cached)."""
-    return CategoryCentroids(embed_cached(encoder, corpus.sentences("train"), cache_dir), corpus.labels("train"))
+    return CategoryCentroids(
+        embed_cached(encoder, corpus.sentences("train"), cache_dir), corpus.labels("train")
+    )
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -62,7 +64,9 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     prompt = args.prompt
     if not prompt.strip():
-        raise PromptError('the prompt is empty; say what to remove, or "remove all degradation" for blind mode.')
+        raise PromptError(
+            'the prompt is empty; say what to remove, or "remove all degradation" for blind mode.'
+        )
     encoder = load_encoder(args.encoder)
     encoder.check_prompt(prompt)
     centroids = corpus_centroids(encoder, InstructionCorpus.load(args.corpus_dir), args.cache_dir)

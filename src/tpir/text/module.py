@@ -33,7 +33,9 @@ class TextPretrainingModule(L.LightningModule):
         scheduler: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["bert"], logger=False)
+        # Partials stay out of the hyperparameters so checkpoints hold tensors and plain values only
+        # and load with weights_only=True.
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.bert = bert
 
     @override
@@ -77,5 +79,8 @@ class TextPretrainingModule(L.LightningModule):
     @override
     def configure_optimizers(self) -> Any:
         return configure_optimization(
-            self.parameters(), self.hparams.optimizer, self.hparams.scheduler, self.trainer.estimated_stepping_batches
+            self.parameters(),
+            self.optimizer_factory,
+            self.scheduler_factory,
+            self.trainer.estimated_stepping_batches,
         )
