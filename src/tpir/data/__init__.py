@@ -1,0 +1,1 @@
+"""Data: synthetic degradations, datasets, datamodules and prompts."""

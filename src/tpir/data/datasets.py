@@ -1,0 +1,268 @@
+"""Datasets of (degraded, clean) pairs for stage 2: a seeded mixture of tasks for training, fixed sets for
+evaluation. Every sample is a dict with ``lq`` and ``gt`` (3, H, W) RGB in [0, 1], ``task`` (int id),
+``prompt`` (str) and ``name`` (str).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from tpir.data.degradations import NoiseParams, apply_degradation
+from tpir.data.images import read_image_uint8, to_float
+from tpir.data.layout import ImagePair
+
+# Which synthetic degradation serves each task, and the reverse.
+TASK_DEGRADATION = {"denoise": "noise", "derain": "rain", "dehaze": "haze"}
+
+
+class ImageBank:
+    """Clean images, by path (read once, kept as uint8) or given in memory.
+
+    Args:
+        images: paths, or (3, H, W) uint8 tensors.
+        names: names of in-memory images (paths name themselves).
+    """
+
+    def __init__(self, images: Sequence[Path | torch.Tensor], names: Sequence[str] | None = None) -> None:
+        if not images:
+            raise ValueError("an ImageBank needs at least one image.")
+        self.images = list(images)
+        self.names = list(names) if names is not None else [Path(str(p)).name for p in self.images]
+        self._cache: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        """Image ``index`` as (3, H, W) uint8."""
+        image = self.images[index]
+        if isinstance(image, torch.Tensor):
+            return image
+        if index not in self._cache:
+            self._cache[index] = read_image_uint8(image)
+        return self._cache[index]
+
+
+class PairSource(Protocol):
+    """Anything that yields aligned (lq, gt) pairs; ``pair`` returns float (3, H, W) images."""
+
+    def __len__(self) -> int: ...
+
+    def pair(
+        self, index: int, generator: torch.Generator, crop: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pair ``index``; with ``crop``, a random crop x crop window (the same on both)."""
+        ...
+
+    def name(self, index: int) -> str: ...
+
+
+def random_window(height: int, width: int, crop: int, generator: torch.Generator) -> tuple[int, int]:
+    """Top-left corner of a random crop x crop window inside (height, width)."""
+    top = int(torch.randint(max(height - crop, 0) + 1, (1,), generator=generator))
+    left = int(torch.randint(max(width - crop, 0) + 1, (1,), generator=generator))
+    return top, left
+
+
+def crop_pair(
+    images: Sequence[torch.Tensor], crop: int | None, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """The same random crop x crop window of each image (..., H, W); images smaller than the crop are
+    padded by reflection first."""
+    if crop is None:
+        return list(images)
+    height, width = images[0].shape[-2:]
+    pad_h, pad_w = max(crop - height, 0), max(crop - width, 0)
+    if pad_h or pad_w:
+        images = [F.pad(x.float()[None], (0, pad_w, 0, pad_h), mode="replicate")[0] for x in images]
+        height, width = height + pad_h, width + pad_w
+    top, left = random_window(height, width, crop, generator)
+    return [x[..., top : top + crop, left : left + crop] for x in images]
+
+
+@dataclass
+class SyntheticPairs:
+    """Clean images degraded on the fly with a synthetic degradation.
+
+    Attributes:
+        bank: the clean images.
+        degradation: ``noise``, ``rain`` or ``haze``.
+        noise_sigma: fixed noise level (0-255 scale) for evaluation; None draws 15, 25 or 50.
+    """
+
+    bank: ImageBank
+    degradation: str
+    noise_sigma: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.bank)
+
+    def name(self, index: int) -> str:
+        return self.bank.names[index]
+
+    def pair(
+        self, index: int, generator: torch.Generator, crop: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        (clean,) = crop_pair([self.bank[index]], crop, generator)
+        clean = to_float(clean)
+        params = NoiseParams(self.noise_sigma) if self.noise_sigma is not None else None
+        degraded, _ = apply_degradation(self.degradation, clean, generator, params)
+        return degraded, clean
+
+
+@dataclass
+class RealPairs:
+    """Degraded/clean pairs read from disk (kept as uint8 after the first read)."""
+
+    pairs: Sequence[ImagePair]
+
+    def __post_init__(self) -> None:
+        self.lq = ImageBank([p.lq for p in self.pairs])
+        self.gt = ImageBank([p.gt for p in self.pairs])
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def name(self, index: int) -> str:
+        return self.pairs[index].lq.name
+
+    def pair(
+        self, index: int, generator: torch.Generator, crop: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        lq, gt = self.lq[index], self.gt[index]
+        # Some benchmarks store targets a few pixels larger; keep the common top-left area.
+        height, width = min(lq.shape[-2], gt.shape[-2]), min(lq.shape[-1], gt.shape[-1])
+        lq, gt = crop_pair([lq[:, :height, :width], gt[:, :height, :width]], crop, generator)
+        return to_float(lq), to_float(gt)
+
+
+def random_flips(images: Sequence[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+    """Flip all images horizontally and/or vertically together, each with probability 1/2."""
+    flips = torch.rand(2, generator=generator) < 0.5
+    dims = [d for d, flip in zip((-1, -2), flips.tolist(), strict=True) if flip]
+    return [x.flip(dims) if dims else x for x in images]
+
+
+def pick(options: Sequence[Any], generator: torch.Generator) -> Any:
+    """One element of ``options``, drawn uniformly."""
+    return options[int(torch.randint(len(options), (1,), generator=generator))]
+
+
+class TaskMixture(Dataset):
+    """Training samples of several tasks in equal shares: random crops, flips, a seeded prompt.
+
+    Sample ``i`` is of task ``tasks[i % len(tasks)]``; its source (when a task has several, e.g. real
+    and synthetic haze) is drawn with the given weights. Each sample's generator is seeded from the
+    global torch RNG, which ``L.seed_everything(seed, workers=True)`` seeds, so a run is reproducible
+    and every epoch sees new crops and noise.
+
+    Args:
+        sources: per task, a list of (source, weight).
+        prompts: per task, the sentences a sample's prompt is drawn from (the corpus's training split).
+        task_ids: integer id of each task (the order of the ``degradation`` config).
+        crop_size: side of the square training crops.
+        length: samples per epoch.
+        blind_prompts: "remove all degradation"-style sentences, used instead of the task's own
+            with probability ``blind_probability`` (SPIRE's blind mode).
+        blind_probability: share of samples that get a blind prompt.
+    """
+
+    def __init__(
+        self,
+        sources: dict[str, list[tuple[PairSource, float]]],
+        prompts: dict[str, Sequence[str]],
+        task_ids: dict[str, int],
+        crop_size: int,
+        length: int,
+        blind_prompts: Sequence[str] = (),
+        blind_probability: float = 0.0,
+    ) -> None:
+        if blind_probability > 0 and not blind_prompts:
+            raise ValueError("blind_probability > 0 needs blind prompts (the corpus's 'blind' category).")
+        self.tasks = list(sources)
+        self.sources = sources
+        self.prompts = prompts
+        self.task_ids = task_ids
+        self.crop_size = crop_size
+        self.length = length
+        self.blind_prompts = list(blind_prompts)
+        self.blind_probability = blind_probability
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
+        task = self.tasks[index % len(self.tasks)]
+        options = self.sources[task]
+        weights = torch.tensor([weight for _, weight in options], dtype=torch.float)
+        source = options[int(torch.multinomial(weights, 1, generator=generator))][0]
+        item = int(torch.randint(len(source), (1,), generator=generator))
+        lq, gt = source.pair(item, generator, self.crop_size)
+        lq, gt = random_flips([lq, gt], generator)
+        blind = float(torch.rand(1, generator=generator)) < self.blind_probability
+        prompt = pick(self.blind_prompts if blind else self.prompts[task], generator)
+        return {"lq": lq, "gt": gt, "task": self.task_ids[task], "prompt": prompt, "name": source.name(item)}
+
+
+class EvaluationSet(Dataset):
+    """A fixed evaluation set of one task: sample ``i`` is the same on every call (seeded by ``i``).
+
+    Args:
+        name: name of the set (``CBSD68_sigma25``, ``Rain100L``), carried by each sample as ``set``.
+        source: the pairs.
+        task: task name; ``task_id`` its integer id.
+        prompts: sentences the prompt of each sample is drawn from (the corpus's test split).
+        seed: base seed of degradations and prompt draws.
+        crop: side of a centre crop for speed, or None for whole images.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        source: PairSource,
+        task: str,
+        task_id: int,
+        prompts: Sequence[str],
+        seed: int,
+        crop: int | None = None,
+    ) -> None:
+        self.name = name
+        self.source = source
+        self.task = task
+        self.task_id = task_id
+        self.prompts = list(prompts)
+        self.seed = seed
+        self.crop = crop
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        lq, gt = self.source.pair(index, generator, None)
+        if self.crop is not None:
+            lq, gt = (centre_crop(x, self.crop) for x in (lq, gt))
+        prompt = pick(self.prompts, generator)
+        return {
+            "lq": lq,
+            "gt": gt,
+            "task": self.task_id,
+            "prompt": prompt,
+            "name": self.source.name(index),
+            "set": self.name,
+        }
+
+
+def centre_crop(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre size x size window of (..., H, W) (the whole side where it is shorter)."""
+    height, width = image.shape[-2:]
+    top, left = max(height - size, 0) // 2, max(width - size, 0) // 2
+    return image[..., top : top + size, left : left + size]

@@ -1,0 +1,1 @@
+"""Restoration models: the text-guided Restormer backbone, its blocks and its text fusion."""

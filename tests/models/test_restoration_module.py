@@ -1,0 +1,71 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tpir.train import train
+
+SMALL_RUN = (
+    "stage=restore",
+    "datamodule.crop_size=32",
+    "datamodule.batch_size=2",
+    "datamodule.val_crop=32",
+    "datamodule.test_crop=32",
+    "model.dim=8",
+    "model.num_blocks=[1,1,1,1]",
+    "model.guidance_width=16",
+)
+
+
+@pytest.mark.parametrize("guidance", ["text", "none", "onehot"])
+def test_stage2_fast_dev_run_for_each_guidance(compose_config, guidance: str) -> None:
+    cfg = compose_config(*SMALL_RUN, f"guidance={guidance}", "degradation=noise_rain", "debug=fast_dev_run")
+    metrics = train(cfg)
+    saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert saved == pytest.approx(metrics)
+    for key in ("val/psnr", "val/psnr/denoise", "val/ssim/derain", "test/psnr/bundled_denoise", "train/loss"):
+        assert key in saved
+    assert "val/psnr/dehaze" not in saved  # not a trained task
+
+
+def test_training_resumes_exactly_from_the_last_checkpoint(compose_config) -> None:
+    steps = ("trainer.max_steps=4", "trainer.val_check_interval=2", "degradation=noise")
+    cfg = compose_config(*SMALL_RUN, *steps)
+    train(cfg)
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    assert last.is_file() and (last.parent / "best.ckpt").is_file()
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    assert state["global_step"] == 4
+    resumed = compose_config(
+        *SMALL_RUN,
+        "trainer.max_steps=6",
+        "trainer.val_check_interval=2",
+        "degradation=noise",
+        f"ckpt_path={last}",
+    )
+    metrics = train(resumed)
+    assert metrics["trainer/global_step"] == 6
+
+
+def test_thirty_steps_on_one_batch_lower_the_l1_loss() -> None:
+    from tpir.data.degradations import add_gaussian_noise
+    from tpir.models.backbone import TextGuidedRestorer
+
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.nn.functional.avg_pool2d(torch.rand(4, 3, 64, 64, generator=generator), 3, 1, 1)
+    noisy, _ = add_gaussian_noise(clean, 25, generator)
+    guidance = torch.randn(4, 12, generator=generator)
+    torch.manual_seed(0)
+    model = TextGuidedRestorer(
+        dim=8, num_blocks=(1, 1, 1, 1), num_refinement=1, guidance_dim=12, guidance_width=16
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.l1_loss(model(noisy, guidance), clean)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
