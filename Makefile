@@ -28,8 +28,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install tpir with its dev tools
 
-demo: $(STAMP) ## The main job on the bundled default: stage 1 (text encoder)
+demo: $(STAMP) ## The main job on the bundled default: stage 1, then stage 2 guided by it
 	$(BIN)/tpir-train experiment=demo
+	$(BIN)/tpir-train experiment=demo_restore
+	@echo
+	@echo "Stage 1 (text encoder):  outputs/demo/text/{text_encoder/,embeddings.png,metrics.json}"
+	@echo "Stage 2 (restoration):   outputs/demo/restore/{checkpoints/,samples/,metrics.json}"
 
 test: $(STAMP) ## Run the whole test suite (offline, CPU)
 	$(BIN)/python -m pytest

@@ -1,0 +1,48 @@
+"""Every config option composes, and the experiments say what they promise."""
+
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from hydra.utils import instantiate
+
+from tpir.train import CONFIG_DIR
+
+GROUP_OPTIONS = {
+    group: sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+    for group in ("model", "guidance", "data", "degradation", "text_encoder", "trainer", "logger")
+}
+
+
+@pytest.mark.parametrize(
+    "override", [f"{group}={option}" for group, options in GROUP_OPTIONS.items() for option in options]
+)
+def test_every_group_option_composes(compose_config, override: str) -> None:
+    cfg = compose_config("stage=restore", override)
+    assert cfg.stage.name == "restore"
+
+
+@pytest.mark.parametrize("experiment", ["demo", "demo_restore", "cpu_all_in_one", "paper_all_in_one"])
+def test_experiments_compose(compose_config, experiment: str) -> None:
+    compose_config(f"experiment={experiment}")
+
+
+def test_paper_experiment_follows_the_paper(compose_config) -> None:
+    cfg = compose_config("experiment=paper_all_in_one")
+    assert cfg.model.dim == 48 and list(cfg.model.num_blocks) == [4, 6, 6, 8]
+    assert cfg.datamodule.batch_size == 6 and cfg.datamodule.crop_size == 128
+    assert cfg.module.optimizer.lr == 2e-4 and list(cfg.module.optimizer.betas) == [0.9, 0.999]
+    assert cfg.trainer.precision == "bf16-mixed"
+    assert cfg.callbacks.model_checkpoint.monitor == cfg.optimized_metric == "val/psnr"
+
+
+def test_paper_model_has_about_forty_million_parameters(compose_config) -> None:
+    cfg = compose_config("stage=restore", "model=paper")
+    model = instantiate(cfg.model)(guidance_dim=384)
+    count = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert 38e6 < count < 42e6
+
+
+def test_a_wrong_key_is_refused(compose_config) -> None:
+    with pytest.raises(ConfigCompositionException):
+        compose_config("stage=restore", "model.dimm=4")
