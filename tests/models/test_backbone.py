@@ -1,19 +1,7 @@
-from collections.abc import Iterator
-
 import pytest
 import torch
 
 from tpir.models.backbone import TextGuidedRestorer
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors run faster on one thread; two stall at every barrier whenever the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 GUIDANCE_DIM = 16
 TINY = {"dim": 8, "num_blocks": (1, 1, 1, 1), "heads": (1, 1, 2, 2), "num_refinement": 1, "guidance_width": 8}

@@ -1,20 +1,9 @@
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
 
 from tpir.models.blocks import IGFN, IMTA, Downsample, ITBlock, LayerNorm2d, Upsample, gate_kernel_size
 from tpir.models.fusion import GuidanceMLP, TextFusion
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors run faster on one thread; two stall at every barrier whenever the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _randn(*shape: int, seed: int = 0) -> torch.Tensor:
