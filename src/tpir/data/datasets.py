@@ -75,7 +75,7 @@ def crop_pair(
     images: Sequence[torch.Tensor], crop: int | None, generator: torch.Generator
 ) -> list[torch.Tensor]:
     """The same random crop x crop window of each image (..., H, W); images smaller than the crop are
-    padded by reflection first."""
+    first padded at the bottom and right by repeating their border."""
     if crop is None:
         return list(images)
     height, width = images[0].shape[-2:]
