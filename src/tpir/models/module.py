@@ -66,10 +66,11 @@ class RestorationModule(L.LightningModule):
                 {name: nn.ModuleDict({score: MeanMetric() for score in SCORES}) for name in names}
             )
 
-    def _shared_step(self, batch: dict[str, Any], stage: str, batch_idx: int = 0) -> torch.Tensor:
+    def _shared_step(self, batch: dict[str, Any], stage: str, batch_idx: int = 0) -> torch.Tensor | None:
+        """Training: the L1 loss. Evaluation: update the set's scores (the loss is not used there)."""
         restored = self(batch["lq"], batch["prompt"], batch["task"])
-        loss = F.l1_loss(restored, batch["gt"])
         if stage == "train":
+            loss = F.l1_loss(restored, batch["gt"])
             self.log("train/loss", loss, prog_bar=True, batch_size=len(restored))
             return loss
         name = batch["set"][0]
@@ -81,7 +82,7 @@ class RestorationModule(L.LightningModule):
         scores["ssim_input"].update(ssim(batch["lq"], batch["gt"]))
         if batch_idx == 0:
             self._show_example(batch, restored, f"{stage}/{name}")
-        return loss
+        return None
 
     def _show_example(self, batch: dict[str, Any], restored: torch.Tensor, key: str) -> None:
         """Send input / output / target with the prompt to the logger, and save it under ``samples/``."""
