@@ -75,7 +75,7 @@ class RestorationModule(L.LightningModule):
             return loss
         name = batch["set"][0]
         scores = self.scores[stage][name]
-        restored = restored.clamp(0, 1)
+        restored = restored.float().clamp(0, 1)  # scores in float32, also under bf16 autocast
         scores["psnr"].update(psnr(restored, batch["gt"]))
         scores["ssim"].update(ssim(restored, batch["gt"]))
         scores["psnr_input"].update(psnr(batch["lq"], batch["gt"]))
@@ -86,7 +86,7 @@ class RestorationModule(L.LightningModule):
 
     def _show_example(self, batch: dict[str, Any], restored: torch.Tensor, key: str) -> None:
         """Send input / output / target with the prompt to the logger, and save it under ``samples/``."""
-        if self.trainer.sanity_checking:
+        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return
         grid = comparison_grid(
             {"input": batch["lq"][0], "restored": restored[0], "target": batch["gt"][0]}, batch["prompt"][0]
