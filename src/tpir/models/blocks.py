@@ -77,6 +77,8 @@ class IMTA(nn.Module):
             3 * channels, 3 * channels, kernel_size=3, padding=1, groups=3 * channels, bias=False
         )
         self.project_out = nn.Conv2d(channels, channels, kernel_size=1, bias=False)
+        # Passes the softmax map through unchanged; a named module that recorders can hook.
+        self.attention_map = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend.
@@ -97,7 +99,7 @@ class IMTA(nn.Module):
         q_norm = torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(_NORM_EPS)
         k_norm = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(_NORM_EPS)
         cosine = (q @ k.transpose(-2, -1)) / (q_norm * k_norm.transpose(-2, -1))
-        attn = (cosine * self.temperature).softmax(dim=-1)
+        attn = self.attention_map((cosine * self.temperature).softmax(dim=-1))
         # attn @ v, computed as (v^T attn^T)^T: the product comes out pixel-major, (B, heads, H * W, C /
         # heads), which is channels-last for free (one head) and keeps the next 1x1 conv fast.
         out = v.reshape(shape).transpose(-2, -1) @ attn.transpose(-2, -1)

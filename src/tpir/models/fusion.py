@@ -75,6 +75,8 @@ class TextFusion(nn.Module):
         self.text_proj = nn.Linear(guidance_width, channels)
         self.scale = nn.Linear(channels, channels)
         self.shift = nn.Linear(channels, channels)
+        # Passes the gate weights through unchanged; a named module that recorders can hook.
+        self.gate_weights = nn.Identity()
         # Start near the identity modulation (scale ~ 1, shift ~ 0): features pass through while the
         # text pathway learns, instead of being multiplied by random near-zero scales at step 0.
         nn.init.ones_(self.scale.bias)
@@ -92,7 +94,7 @@ class TextFusion(nn.Module):
         """
         # The gate slides over the channel axis, so channels become the 1-D sequence of one signal.
         pooled = x0.mean(dim=(2, 3)).unsqueeze(1)
-        weight = torch.sigmoid(self.gate(pooled)).squeeze(1)
+        weight = self.gate_weights(torch.sigmoid(self.gate(pooled)).squeeze(1))
         gated_text = weight * self.text_proj(g)
         scale = self.scale(gated_text)[..., None, None]
         shift = self.shift(gated_text)[..., None, None]
