@@ -31,6 +31,8 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
     trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
     metrics |= {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     metrics["trainer/global_step"] = trainer.global_step
+    if not trainer.is_global_zero:
+        return metrics
     path = write_json_atomic(Path(cfg.paths.output_dir) / "metrics.json", metrics)
     log.info("Wrote %s%s", path, f" (tested {best})" if best else "")
     return metrics
