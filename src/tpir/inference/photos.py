@@ -1,0 +1,246 @@
+"""Photos in and out of the restorer: any common file read to float RGB, written back in its source's form.
+
+A :class:`Photo` keeps what the model needs (RGB in [0, 1]) apart from what writing needs: the alpha
+channel, the bit depth (8 or 16) and whether the source was grayscale. EXIF orientation is applied on
+reading, so the pixels are upright; it is not written back.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+from PIL import Image
+
+# Output format by file suffix; alpha is written only where the format holds it, 16 bits only to PNG.
+WRITE_FORMATS = {
+    ".bmp": "BMP",
+    ".jpeg": "JPEG",
+    ".jpg": "JPEG",
+    ".png": "PNG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+_ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+
+_ORIENTATION_TAG = 0x0112
+# EXIF orientation -> (transpose, flip rows, flip columns) that makes the pixels upright.
+_UPRIGHT = {
+    2: (False, False, True),
+    3: (False, True, True),
+    4: (False, True, False),
+    5: (True, False, False),
+    6: (True, False, True),
+    7: (True, True, True),
+    8: (True, True, False),
+}
+_GRAY_16BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as Pillow's convert("L")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be read or written; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo as the restorer sees it, and what is needed to write it back in its source's form.
+
+    Attributes:
+        rgb: colour, (3, H, W) float32 in [0, 1]; a grayscale source's one channel repeated.
+        alpha: opacity, (H, W) float32 in [0, 1], or None when the source has none.
+        bit_depth: bits per channel of the source, 8 or 16.
+        grayscale: whether the source has one colour channel.
+        source: the file it was read from.
+    """
+
+    rgb: torch.Tensor
+    alpha: torch.Tensor | None
+    bit_depth: int
+    grayscale: bool
+    source: Path
+
+    def __post_init__(self) -> None:
+        if self.rgb.ndim != 3 or self.rgb.shape[0] != 3:
+            raise ValueError(f"rgb: expected shape (3, H, W), got {tuple(self.rgb.shape)}.")
+        if self.alpha is not None and self.alpha.shape != self.rgb.shape[1:]:
+            raise ValueError(
+                f"alpha: expected shape {tuple(self.rgb.shape[1:])} to match rgb, got {tuple(self.alpha.shape)}."
+            )
+        if self.bit_depth not in (8, 16):
+            raise ValueError(f"bit_depth: expected 8 or 16, got {self.bit_depth}.")
+
+    def with_rgb(self, rgb: torch.Tensor) -> Photo:
+        """This photo with its colour replaced by ``rgb``, (3, H, W) in [0, 1] of the same size."""
+        return replace(self, rgb=rgb)
+
+
+def read_photo(path: str | Path) -> Photo:
+    """Read an image file upright, keeping its alpha, bit depth and grayscale-ness.
+
+    Reads what Pillow reads (PNG, JPEG, TIFF, BMP, WebP, ...), in modes L, LA, RGB, RGBA, P (palette,
+    transparency becomes alpha), CMYK, 16-bit grayscale and, decoded here at full precision, 16-bit
+    colour PNG. 16-bit colour TIFF is read at 8 bits, as Pillow gives it.
+
+    Raises:
+        PhotoError: the file is missing, empty, not an image, truncated or has no pixels.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PhotoError(f"{path}: no such file.")
+    if path.is_file() and path.stat().st_size == 0:
+        raise PhotoError(f"{path}: file is empty (0 bytes); expected an image.")
+    # Pillow's UnidentifiedImageError is an OSError; corrupt headers raise SyntaxError or ValueError.
+    try:
+        with Image.open(path) as image:
+            image.load()
+            orientation = image.getexif().get(_ORIENTATION_TAG, 1)
+            colour_type = _png_16bit_colour_type(path) if image.format == "PNG" else None
+            pixels = _pixels(image) if colour_type is None else _png_16bit_pixels(path, colour_type)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise PhotoError(f"{path}: not a readable image ({error}).") from error
+    height, width, channels = pixels.shape
+    if height == 0 or width == 0:
+        raise PhotoError(f"{path}: image is {width}x{height} pixels; expected at least 1x1.")
+    values = torch.from_numpy(_upright(pixels, orientation).astype(np.float32) / np.iinfo(pixels.dtype).max)
+    values = values.permute(2, 0, 1)
+    colour = values[:1] if channels <= 2 else values[:3]
+    return Photo(
+        rgb=colour.expand(3, -1, -1).contiguous(),
+        alpha=values[-1].contiguous() if channels in (2, 4) else None,
+        bit_depth=16 if pixels.dtype == np.uint16 else 8,
+        grayscale=channels <= 2,
+        source=path,
+    )
+
+
+def write_photo(photo: Photo, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``photo`` in its source's form, in the format that the suffix of ``path`` names.
+
+    Grayscale sources are written with one channel (their luma), 16-bit sources as 16-bit PNG (8 bits
+    in other formats), alpha where the format holds it (PNG, TIFF, WebP; dropped otherwise). Values are
+    clipped to [0, 1] and rounded to the nearest level. The file appears whole or not at all: it is
+    written beside ``path`` under a temporary name and then renamed.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        PhotoError: the suffix is not one of :data:`WRITE_FORMATS`.
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    file_format = WRITE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        kind = f"{path.suffix!r} files" if path.suffix else "files without a suffix"
+        raise PhotoError(f"{path}: cannot write {kind}; expected a suffix among {', '.join(WRITE_FORMATS)}.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; pass --overwrite to replace it.")
+    rgb = photo.rgb.detach().float().cpu()
+    channels = (
+        [(rgb * rgb.new_tensor(_LUMA).view(3, 1, 1)).sum(0, keepdim=True)] if photo.grayscale else [rgb]
+    )
+    if photo.alpha is not None and file_format in _ALPHA_FORMATS:
+        channels.append(photo.alpha.detach().float().cpu()[None])
+    bit_depth = 16 if photo.bit_depth == 16 and file_format == "PNG" else 8
+    pixels = _quantize(torch.cat(channels), bit_depth)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with partial.open("xb") as stream:
+            if bit_depth == 16:
+                _write_png_16bit(pixels, stream)
+            else:
+                image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+                image.save(stream, format=file_format, **_SAVE_OPTIONS.get(file_format, {}))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """Pixels of a loaded Pillow image, (H, W, C) uint8 or uint16; C = 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA."""
+    if image.mode in _GRAY_16BIT_MODES:
+        return np.asarray(image).clip(0, 65535).astype(np.uint16)[..., None]
+    gray = image.mode in ("1", "L", "LA", "La")
+    transparent = image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
+    mode = ("L" if gray else "RGB") + ("A" if transparent else "")
+    array = np.asarray(image if image.mode == mode else image.convert(mode))
+    return array.reshape(*array.shape[:2], -1)
+
+
+def _png_16bit_colour_type(path: Path) -> int | None:
+    """The IHDR colour type of a 16-bit gray + alpha (4), RGB (2) or RGBA (6) PNG; None for any other file."""
+    with path.open("rb") as stream:
+        header = stream.read(26)
+    if len(header) < 26 or not header.startswith(_PNG_SIGNATURE) or header[24] != 16:
+        return None
+    return header[25] if header[25] in (2, 4, 6) else None
+
+
+def _png_16bit_pixels(path: Path, colour_type: int) -> np.ndarray:
+    """Full-precision pixels of a 16-bit colour PNG, (H, W, C) uint16.
+
+    Pillow decodes these to 8 bits by keeping the high byte of each sample. Given other raw modes of the
+    same sample size, its decoder hands over every byte: gray + alpha fits 8-bit RGBA byte for byte, and
+    the little-endian raw modes of RGB and RGBA pick the low bytes.
+    """
+    if colour_type == 4:
+        return _decode_png_as(path, "RGBA").view(">u2").astype(np.uint16)
+    mode = "RGB" if colour_type == 2 else "RGBA"
+    high, low = _decode_png_as(path, f"{mode};16B"), _decode_png_as(path, f"{mode};16L")
+    return high.astype(np.uint16) << 8 | low
+
+
+def _decode_png_as(path: Path, rawmode: str) -> np.ndarray:
+    """The image data of a PNG, decoded by Pillow with the unpacker ``rawmode``, (H, W, C) uint8."""
+    with Image.open(path) as image:
+        image.tile = [tile._replace(args=rawmode) for tile in image.tile]
+        return np.asarray(image)
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """(H, W, C) pixels turned upright for an EXIF orientation (1-8), as ``ImageOps.exif_transpose``."""
+    transpose, flip_rows, flip_columns = _UPRIGHT.get(orientation, (False, False, False))
+    if transpose:
+        pixels = pixels.swapaxes(0, 1)
+    return pixels[:: -1 if flip_rows else 1, :: -1 if flip_columns else 1]
+
+
+def _quantize(channels: torch.Tensor, bit_depth: int) -> np.ndarray:
+    """(C, H, W) floats in [0, 1] to (H, W, C) uint8 or uint16, clipped and rounded to the nearest level."""
+    top = 2**bit_depth - 1
+    levels = channels.clamp(0, 1).mul(top).round().permute(1, 2, 0).contiguous().numpy()
+    return levels.astype(np.uint16 if bit_depth == 16 else np.uint8)
+
+
+def _write_png_16bit(pixels: np.ndarray, stream: BinaryIO) -> None:
+    """Write (H, W, C) uint16 pixels, C in 1-4, as a 16-bit PNG, which Pillow cannot for C > 1.
+
+    Every row uses the Sub filter (each byte minus the same byte of the pixel to its left), which
+    compresses photographs well and is one vectorised difference.
+    """
+    height, width, channels = pixels.shape
+    data = pixels.astype(">u2").view(np.uint8).reshape(height, width, 2 * channels)
+    rows = np.diff(data, axis=1, prepend=np.zeros((height, 1, 2 * channels), np.uint8)).reshape(height, -1)
+    filtered = np.concatenate([np.ones((height, 1), np.uint8), rows], axis=1)
+    header = (
+        width.to_bytes(4, "big")
+        + height.to_bytes(4, "big")
+        + bytes([16, _PNG_COLOUR_TYPES[channels], 0, 0, 0])
+    )
+    stream.write(_PNG_SIGNATURE)
+    for kind, body in ((b"IHDR", header), (b"IDAT", zlib.compress(filtered.tobytes())), (b"IEND", b"")):
+        stream.write(len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big"))
