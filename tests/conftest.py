@@ -13,11 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from tpir.inference.model import ModelSpec, RestorationModel
+from tpir.models.backbone import TextGuidedRestorer
+from tpir.text.classify import CategoryCentroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PretrainingBert, TextEncoder, corpus_words, tiny_random_bert
 from tpir.train import CONFIG_DIR
@@ -66,3 +70,32 @@ def tiny_bert(corpus: InstructionCorpus) -> PretrainingBert:
 @pytest.fixture
 def tiny_encoder(tiny_bert: PretrainingBert) -> TextEncoder:
     return TextEncoder(tiny_bert.model.bert, tiny_bert.tokenizer)
+
+
+TINY_BACKBONE = {
+    "dim": 8,
+    "num_blocks": [1, 1, 1, 1],
+    "heads": [1, 2, 4, 8],
+    "num_refinement": 1,
+    "ffn_expansion": 2.0,
+    "guidance_dim": 32,
+    "guidance_width": 16,
+}
+
+
+@pytest.fixture(scope="session")
+def model_folder(tmp_path_factory: pytest.TempPathFactory, corpus: InstructionCorpus) -> Path:
+    """A tiny random ``guidance=text`` model folder whose output differs from its input."""
+    bundle = tiny_random_bert(corpus_words(corpus), hidden_size=TINY_BACKBONE["guidance_dim"])
+    encoder = TextEncoder(bundle.model.bert, bundle.tokenizer, 64)
+    train = corpus.split("train")
+    centroids = CategoryCentroids(encoder.encode([p.sentence for p in train]), [p.category for p in train])
+    with torch.random.fork_rng():  # seeded weights, without touching the other tests' random state
+        torch.manual_seed(0)
+        backbone = TextGuidedRestorer(**TINY_BACKBONE)
+        # Not the identity it starts as, so that restoring changes pixels.
+        torch.nn.init.normal_(backbone.output.weight, std=0.01)
+    spec = ModelSpec(backbone=TINY_BACKBONE, guidance="text", tasks=["denoise", "derain", "dehaze"])
+    tensors = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
+    model = RestorationModel.assemble(spec, tensors, encoder, centroids)
+    return model.save(tmp_path_factory.mktemp("tiny_model") / "model")

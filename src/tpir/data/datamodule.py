@@ -84,20 +84,29 @@ def _bank(keys: Sequence[str]) -> ImageBank:
     return ImageBank([bundled_image(k) for k in keys], names=[k.split(":")[1] for k in keys])
 
 
-def bundled_catalog(eval_sigma: float = 25.0) -> DataCatalog:
-    """The bundled default: photographs degraded synthetically; the held-out ones are val and test sets."""
+def bundled_catalog(eval_sigma: float = 25.0, test_sigmas: Sequence[float] | None = None) -> DataCatalog:
+    """The bundled default: photographs degraded synthetically; the held-out ones are val and test sets.
+
+    Denoising is validated and tested at ``eval_sigma``; ``test_sigmas`` tests it at each of several
+    noise levels instead (sets ``bundled_denoise_sigma<s>``), as ``tpir-eval`` does.
+    """
     train, held_out = _bank(BUNDLED_TRAIN), _bank(BUNDLED_TEST)
     sources = {
         task: SyntheticPairs(held_out, degradation, eval_sigma if degradation == "noise" else None)
         for task, degradation in TASK_DEGRADATION.items()
     }
+    test = {f"bundled_{task}": (task, source) for task, source in sources.items()}
+    if test_sigmas is not None:
+        del test["bundled_denoise"]
+        for sigma in test_sigmas:
+            test[f"bundled_denoise_sigma{sigma:g}"] = ("denoise", SyntheticPairs(held_out, "noise", sigma))
     return DataCatalog(
         train={
             task: [(SyntheticPairs(train, degradation), 1.0)]
             for task, degradation in TASK_DEGRADATION.items()
         },
         val=sources,
-        test={f"bundled_{task}": (task, source) for task, source in sources.items()},
+        test=test,
     )
 
 

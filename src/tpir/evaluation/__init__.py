@@ -1,0 +1,1 @@
+"""Evaluation of trained restorers: test protocols, prompt modes and tables in the paper's layout."""

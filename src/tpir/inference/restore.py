@@ -1,0 +1,292 @@
+"""``tpir-restore``: restore photos as a prompt says, with a model folder that ``make demo`` exports.
+
+    tpir-restore rainy.jpg --prompt "remove the rain"                 # writes rainy_restored.jpg beside it
+    tpir-restore a.png b.png --prompt "denoise" --out-dir restored/    # restored/a_restored.png, ...
+    tpir-restore big.tif --prompt "clear the haze" -o clear.tif --tile 256 --overlap 32 --device cuda
+    tpir-restore photo.png --prompt "remove the noise" --model runs/x/model --tile 0   # whole image at once
+
+The prompt is read once: the line ``understood "..." as: <category> (confidence c)`` says which
+degradation the model took it to name. Each photo keeps its alpha channel, bit depth and
+grayscale-ness; an input whose format cannot be written (e.g. GIF) is written as PNG. Large photos are
+restored in overlapping tiles (``--tile``, ``--overlap``), so memory stays bounded whatever their size.
+
+Exit status: 0 when every photo was written; 1 when some could not be read or written (each named on
+stderr, the others still restored); 2 for a bad command line, model folder, prompt or device, found
+before any photo is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import torch
+import transformers
+from safetensors import SafetensorError
+from tqdm import tqdm
+
+from tpir.inference.model import ModelFolderError, RestorationModel
+from tpir.inference.photos import WRITE_FORMATS, Photo, PhotoError, read_photo, write_photo
+from tpir.inference.tiling import restore_tiled, tile_count
+from tpir.text.encoder import PromptError
+
+PROG = "tpir-restore"
+DEFAULT_MODEL = Path("outputs/demo/model")
+OUTPUT_TAG = "_restored"
+FALLBACK_SUFFIX = ".png"
+# What a model folder that is damaged or from another version raises while loading.
+_MODEL_ERRORS = (ModelFolderError, OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError)
+
+
+class SetupError(Exception):
+    """A mistake found before any photo is touched (model, prompt, device, output folder): exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``tpir-restore``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Restore photos as a text prompt says (e.g. 'remove the rain').",
+        epilog="Exit status: 0 all written, 1 some photos failed (named on stderr), 2 bad arguments.",
+    )
+    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos to restore")
+    parser.add_argument("--prompt", required=True, help='what to remove, e.g. "remove the rain"')
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL,
+        help=f"model folder (tpir-export, or `make demo`); default: {DEFAULT_MODEL}",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (one IMAGE only)")
+    where.add_argument(
+        "--out-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"write DIR/<stem>{OUTPUT_TAG}<suffix> (created if missing)",
+    )
+    parser.add_argument(
+        "--tile", type=int, default=512, help="tile side, a multiple of 8; 0 restores whole (default 512)"
+    )
+    parser.add_argument("--overlap", type=int, default=32, help="pixels shared by tiles (default 32)")
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), help="where the model runs (default: cuda if available)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tpir-restore``; returns the exit status (0 all written, 1 some failed, 2 bad setup)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_arguments(parser, args)
+    try:
+        device = _pick_device(args.device)
+        model = load_model(args.model, device)
+        prompt = read_prompt(model, args.prompt)
+        if args.out_dir is not None:
+            _make_folder(args.out_dir)
+    except SetupError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+
+    understood = model.understand(prompt)
+    if understood is not None:
+        print(f'understood "{prompt}" as: {understood.category} (confidence {understood.confidence:.2f})')
+    try:
+        guidance = model.guidance_vector(prompt)
+    except PromptError as error:  # a one-hot model given a prompt outside its tasks
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+
+    jobs = plan_outputs(args.images, args.output, args.out_dir)
+    show_bars = not args.quiet and sys.stderr.isatty()
+    failures = restore_all(model, guidance, jobs, args.tile or None, args.overlap, args.overwrite, show_bars)
+    return 1 if failures else 0
+
+
+def restore_all(
+    model: RestorationModel,
+    guidance: torch.Tensor | None,
+    jobs: Sequence[tuple[Path, Path]],
+    tile: int | None,
+    overlap: int,
+    overwrite: bool,
+    show_bars: bool,
+) -> int:
+    """Restore each (input, output) pair, naming each failure on stderr; returns how many failed."""
+    failures = 0
+    written: dict[Path, Path] = {}  # resolved output -> its input, so one run never overwrites itself
+    with (
+        torch.inference_mode(),
+        tqdm(total=len(jobs), desc="photos", unit="photo", disable=not show_bars) as bar,
+    ):
+        for source, target in jobs:
+            earlier = written.get(target.resolve())
+            if earlier is not None:
+                problem = (
+                    f"{target}: already written from {earlier} in this run; give the inputs distinct names."
+                )
+            else:
+                problem = restore_file(model, guidance, source, target, tile, overlap, overwrite, show_bars)
+            if problem is None:
+                written[target.resolve()] = source
+            else:
+                failures += 1
+                tqdm.write(f"{PROG}: {problem}", file=sys.stderr)
+            bar.update()
+    return failures
+
+
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse argument combinations argparse cannot express (exits 2 with usage)."""
+    if args.output is not None and len(args.images) != 1:
+        parser.error(
+            f"-o/--output takes exactly one IMAGE, got {len(args.images)}; use --out-dir for several."
+        )
+    if args.output is not None and args.output.suffix.lower() not in WRITE_FORMATS:
+        parser.error(f"-o {args.output}: expected a suffix among {', '.join(WRITE_FORMATS)}.")
+    if args.tile < 0 or args.tile % 8:
+        parser.error(f"--tile {args.tile}: expected 0 (no tiling) or a positive multiple of 8.")
+    if args.tile and not 0 <= args.overlap < args.tile:
+        parser.error(f"--overlap {args.overlap}: expected 0 <= overlap < tile ({args.tile}).")
+
+
+def _pick_device(name: str | None) -> torch.device:
+    """The device asked for, or CUDA when there is one; raises :class:`SetupError` for missing CUDA."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SetupError("--device cuda: CUDA is not available here; use --device cpu.")
+    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def load_model(folder: Path, device: torch.device) -> RestorationModel:
+    """The model in ``folder`` on ``device``; raises :class:`SetupError` naming the folder if unusable."""
+    if not folder.is_dir():
+        hint = " (run `make demo` to export it, or pass --model)" if folder == DEFAULT_MODEL else ""
+        raise SetupError(f"--model {folder}: no such folder{hint}.")
+    try:
+        return RestorationModel.load(folder, device)
+    except ModelFolderError as error:
+        raise SetupError(f"--model {folder}: {error}") from error
+    except _MODEL_ERRORS as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SetupError(f"--model {folder}: not a usable tpir model folder ({reason}).") from error
+
+
+def read_prompt(model: RestorationModel, prompt: str) -> str:
+    """The prompt stripped, once the model can read it; raises :class:`SetupError` if empty or too long."""
+    try:
+        with _quiet_transformers():  # the tokenizer warns about long prompts before we explain it ourselves
+            return model.check_prompt(prompt)
+    except PromptError as error:
+        raise SetupError(f"--prompt: {error}") from error
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SetupError(f"--out-dir {folder}: cannot create it ({error.strerror or error}).") from error
+
+
+def output_path(source: Path, out_dir: Path | None) -> Path:
+    """``<stem>_restored<suffix>`` in ``out_dir`` (default: beside ``source``); PNG if the suffix is unwritable."""
+    suffix = source.suffix if source.suffix.lower() in WRITE_FORMATS else FALLBACK_SUFFIX
+    return (source.parent if out_dir is None else out_dir) / f"{source.stem}{OUTPUT_TAG}{suffix}"
+
+
+def plan_outputs(
+    images: Sequence[Path], output: Path | None, out_dir: Path | None
+) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: ``output`` for a single image, else :func:`output_path` of each."""
+    if output is not None:
+        return [(images[0], output)]
+    return [(image, output_path(image, out_dir)) for image in images]
+
+
+def restore_file(
+    model: RestorationModel,
+    guidance: torch.Tensor | None,
+    source: Path,
+    target: Path,
+    tile: int | None,
+    overlap: int,
+    overwrite: bool,
+    show_bar: bool,
+) -> str | None:
+    """Restore one file into ``target`` and print ``wrote ...``; returns why it failed, or None.
+
+    Args:
+        model: the restorer.
+        guidance: the prompt's ``Z``, (1, D), or None for an unguided model.
+        source: the photo to read.
+        target: where to write it; written whole or not at all.
+        tile: tile side, or None for the whole image at once.
+        overlap: pixels shared by neighbouring tiles.
+        overwrite: replace an existing ``target``.
+        show_bar: show a progress bar over the tiles.
+    """
+    if target.exists() and not overwrite:  # before the work, not only when writing
+        return f"{target}: already exists; pass --overwrite to replace it."
+    start = time.perf_counter()
+    try:
+        photo = read_photo(source)
+        height, width = photo.rgb.shape[-2:]
+        with tqdm(
+            total=tile_count(height, width, tile, overlap),
+            desc=source.name,
+            unit="tile",
+            leave=False,
+            disable=not show_bar,
+        ) as bar:
+            restored = restore_photo(model, guidance, photo, tile, overlap, bar.update)
+        write_photo(restored, target, overwrite=overwrite)
+    except (PhotoError, FileExistsError) as error:
+        return str(error)
+    except torch.cuda.OutOfMemoryError:
+        return f"{source}: out of memory; try a smaller --tile (now {tile or 'none'})."
+    except OSError as error:  # e.g. a read-only folder or a full disk while writing
+        return f"{target}: cannot write ({error.strerror or error})."
+    tqdm.write(f"wrote {target} ({width} x {height}, {time.perf_counter() - start:.2f} s)", file=sys.stdout)
+    return None
+
+
+def restore_photo(
+    model: RestorationModel,
+    guidance: torch.Tensor | None,
+    photo: Photo,
+    tile: int | None,
+    overlap: int,
+    progress: Callable[[], object] | None = None,
+) -> Photo:
+    """``photo`` with its colour restored, tile by tile; alpha, bit depth and grayscale-ness are kept.
+
+    Args:
+        model: the restorer; each tile, (1, 3, h, w), is moved to its device.
+        guidance: ``Z`` of the prompt, (1, D), or None for an unguided model.
+        photo: the photo; its ``rgb`` is (3, H, W) in [0, 1] and stays on the CPU.
+        tile: tile side (a multiple of 8), or None for the whole image in one call.
+        overlap: pixels shared by neighbouring tiles, 0 <= overlap < tile.
+        progress: called once per tile.
+
+    Returns:
+        The restored photo, ``rgb`` (3, H, W) float32 in [0, 1] on the CPU.
+    """
+    restored = restore_tiled(lambda piece: model(piece, guidance), photo.rgb[None], tile, overlap, progress)
+    return photo.with_rgb(restored[0])

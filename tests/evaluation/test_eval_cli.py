@@ -1,0 +1,68 @@
+"""``tpir-eval`` end to end on the bundled test images with a tiny model folder."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+
+from tpir.evaluation.cli import evaluate, write_results
+from tpir.train import CONFIG_DIR
+
+
+def eval_config(tmp_path: Path, *overrides: str):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            config_name="eval",
+            overrides=["data=bundled", "limit=1", f"paths.log_dir={tmp_path}", *overrides],
+            return_hydra_config=True,
+        )
+    HydraConfig().set_config(cfg)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def test_eval_writes_table1_for_every_bundled_set(tmp_path: Path, model_folder: Path) -> None:
+    cfg = eval_config(
+        tmp_path, f"model_dir={model_folder}", "protocol=full", f"report_dir={tmp_path / 'report'}"
+    )
+    results = evaluate(cfg)
+    text = write_results(results, tmp_path / "eval")
+
+    assert [s["name"] for s in results["sets"]] == [
+        "bundled_derain",
+        "bundled_dehaze",
+        "bundled_denoise_sigma15",
+        "bundled_denoise_sigma25",
+        "bundled_denoise_sigma50",
+    ]
+    header = results["table"]["header"]
+    assert header[1:4] == ["Denoise bundled σ=15", "Denoise bundled σ=25", "Denoise bundled σ=50"]
+    assert header[4:] == ["Derain bundled", "Dehaze bundled", "Average"]
+    assert "protocol=full, prompts=random" in text and "| Input |" in text and "| tpir (model) |" in text
+    rows = list(csv.reader((tmp_path / "eval" / "table.csv").open()))
+    assert [r[0] for r in rows] == ["Method", "Input", "tpir (model)"]
+    saved = json.loads((tmp_path / "eval" / "results.json").read_text())
+    sigma15 = next(s for s in saved["sets"] if s["name"] == "bundled_denoise_sigma15")
+    assert rows[2][1] == f"{sigma15['psnr']:.2f}" and sigma15["images"] == 1
+    # Less noise, a cleaner input: the input's PSNR falls with sigma.
+    inputs = [s["psnr_input"] for s in saved["sets"][2:]]
+    assert inputs[0] > inputs[1] > inputs[2]
+    assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "report" / "examples.png").is_file()
+
+
+def test_wrong_prompts_add_the_output_vs_input_row(tmp_path: Path, model_folder: Path) -> None:
+    cfg = eval_config(tmp_path, f"model_dir={model_folder}", "prompts=wrong")
+    rows = evaluate(cfg)["table"]["rows"]
+    assert rows[-1][0] == "tpir (model): PSNR(output, input)"
+    assert all(float(value) > 10 for value in rows[-1][1:])
+
+
+def test_fixed_prompts_need_a_sentence(tmp_path: Path, model_folder: Path) -> None:
+    cfg = eval_config(tmp_path, f"model_dir={model_folder}", "prompts=fixed")
+    with pytest.raises(Exception, match="sentence"):
+        evaluate(cfg)
