@@ -14,7 +14,7 @@ export MALLOC_MMAP_THRESHOLD_ ?= 2147483647
 export MALLOC_TRIM_THRESHOLD_ ?= 2147483647
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench clean
+.PHONY: help install demo test lint format bench wandb-sync clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -28,12 +28,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install tpir with its dev tools
 
-demo: $(STAMP) ## The main job on the bundled default: stage 1, then stage 2 guided by it
+demo: $(STAMP) ## The main job on the bundled default: both stages, evaluation, report, exported model
+	rm -rf outputs/demo  # each demo starts afresh (stale checkpoints would otherwise be exported)
 	$(BIN)/tpir-train experiment=demo
 	$(BIN)/tpir-train experiment=demo_restore
+	$(BIN)/tpir-export outputs/demo/restore/checkpoints/best.ckpt -o outputs/demo/model
+	$(BIN)/tpir-eval data=bundled 'data.test_sigmas=[25]' hydra.run.dir=outputs/demo/eval report_dir=outputs/demo
 	@echo
-	@echo "Stage 1 (text encoder):  outputs/demo/text/{text_encoder/,embeddings.png,metrics.json}"
-	@echo "Stage 2 (restoration):   outputs/demo/restore/{checkpoints/,samples/,metrics.json}"
+	@echo "Report (table + examples):  outputs/demo/report.md, outputs/demo/examples.png"
+	@echo "Exported model:             outputs/demo/model  (tpir-restore uses it by default)"
+	@echo "Evaluation table:           outputs/demo/eval/{table.md,table.csv,results.json}"
+	@echo "Stage 1 (text encoder):     outputs/demo/text/{text_encoder/,embeddings.png,metrics.json}"
+	@echo "Stage 2 (restoration):      outputs/demo/restore/{checkpoints/,samples/,metrics.json}"
+	@echo "Try:  $(BIN)/tpir-restore photo.jpg --prompt \"remove the rain\" -o restored.png"
 
 test: $(STAMP) ## Run the whole test suite (offline, CPU)
 	$(BIN)/python -m pytest
@@ -48,6 +55,11 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 
 bench: $(STAMP) ## Speed and size benchmarks; writes benchmarks/results.json
 	$(BIN)/python benchmarks/run.py
+
+wandb-sync: $(STAMP) ## Upload offline W&B runs (outputs/**/wandb/offline-run-*) when online
+	@runs=$$(find outputs -type d -path '*/wandb/offline-run-*' -prune 2>/dev/null | sort); \
+	if [ -z "$$runs" ]; then echo "No offline W&B runs under outputs/"; \
+	else WANDB_MODE=online $(BIN)/wandb sync $$runs; fi
 
 clean: ## Remove run outputs and caches (keeps .venv)
 	rm -rf outputs multirun wandb .cache .pytest_cache .ruff_cache

@@ -73,6 +73,19 @@ def test_guidance_mlp_shape() -> None:
     assert GuidanceMLP(16, 8)(_randn(3, 16)).shape == (3, 8)
 
 
+def test_guidance_mlp_standardises_its_input_with_the_given_statistics() -> None:
+    mlp = GuidanceMLP(4, 8)
+    # Embeddings with a large shared component, as mean-pooled sentence embeddings have.
+    embeddings = 5.0 + 0.1 * _randn(50, 4)
+    z = embeddings[:3]
+    before = mlp(z)
+    mlp.set_input_statistics(embeddings)
+    expected = mlp.layers((z - embeddings.mean(0)) / embeddings.std(0))
+    torch.testing.assert_close(mlp(z), expected)
+    assert not torch.allclose(mlp(z), before)
+    assert {"input_mean", "input_std"} <= set(mlp.state_dict())  # checkpoints carry them
+
+
 def test_unguided_block_has_no_fusion_and_ignores_guidance() -> None:
     torch.manual_seed(0)
     block = ITBlock(8, 2, 2.0, guidance_width=None)

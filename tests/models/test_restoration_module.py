@@ -69,3 +69,12 @@ def test_thirty_steps_on_one_batch_lower_the_l1_loss() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_text_guidance_standardises_z_with_the_corpus_training_embeddings(compose_config) -> None:
+    from hydra.utils import instantiate
+
+    module = instantiate(compose_config(*SMALL_RUN).module)
+    table = module.guidance.training_embeddings
+    torch.testing.assert_close(module.backbone.guidance.input_mean, table.mean(0))
+    torch.testing.assert_close(module.backbone.guidance.input_std, table.std(0))

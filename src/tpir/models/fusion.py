@@ -32,6 +32,12 @@ def gate_kernel_size(channels: int) -> int:
 class GuidanceMLP(nn.Module):
     """Maps a prompt embedding ``Z`` to the guidance vector ``g`` that every fusion reads.
 
+    ``Z`` is first standardised per feature with statistics of the prompts the model is trained on
+    (:meth:`set_input_statistics`; identity until set). Mean-pooled sentence embeddings share a large
+    common component (MiniLM's category centroids have cosine 0.93-0.96 to each other), which would
+    otherwise drown the part that tells the tasks apart. The statistics are buffers, so checkpoints
+    and exported models carry them.
+
     Args:
         guidance_dim: width of the text embedding (384 for MiniLM-L6, 768 for BERT-base).
         guidance_width: width of ``g``.
@@ -39,11 +45,19 @@ class GuidanceMLP(nn.Module):
 
     def __init__(self, guidance_dim: int, guidance_width: int) -> None:
         super().__init__()
+        self.register_buffer("input_mean", torch.zeros(guidance_dim))
+        self.register_buffer("input_std", torch.ones(guidance_dim))
         self.layers = nn.Sequential(
             nn.Linear(guidance_dim, guidance_width),
             nn.LeakyReLU(0.2),
             nn.Linear(guidance_width, guidance_width),
         )
+
+    @torch.no_grad()
+    def set_input_statistics(self, embeddings: torch.Tensor, eps: float = 1e-6) -> None:
+        """Standardise future inputs with the per-feature mean and std of ``embeddings`` (N, guidance_dim)."""
+        self.input_mean.copy_(embeddings.mean(dim=0))
+        self.input_std.copy_(embeddings.std(dim=0).clamp_min(eps))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Embed the prompt.
@@ -54,7 +68,7 @@ class GuidanceMLP(nn.Module):
         Returns:
             Guidance vectors ``g``, (B, guidance_width).
         """
-        return self.layers(z)
+        return self.layers((z - self.input_mean) / self.input_std)
 
 
 class TextFusion(nn.Module):

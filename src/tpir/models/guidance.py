@@ -47,6 +47,12 @@ class TextGuidance(nn.Module):
         sentences = [p.sentence for p in (*corpus.train, *corpus.test)]
         self.rows = {sentence: row for row, sentence in enumerate(sentences)}
         self.register_buffer("table", embed_cached(encoder, sentences, cache_dir))
+        self.training_rows = len(corpus.train)
+
+    @property
+    def training_embeddings(self) -> torch.Tensor:
+        """Embeddings of the corpus's training sentences, (N_train, D): what Z is standardised with."""
+        return self.table[: self.training_rows]
 
     @property
     def dim(self) -> int:

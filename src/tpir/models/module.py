@@ -17,6 +17,7 @@ from typing_extensions import override
 
 from tpir.metrics.image_quality import psnr, ssim
 from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.guidance import TextGuidance
 from tpir.optim import configure_optimization
 from tpir.viz.grids import comparison_grid
 
@@ -51,6 +52,8 @@ class RestorationModule(L.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.guidance = guidance
         self.backbone = backbone(guidance_dim=guidance.dim)
+        if isinstance(guidance, TextGuidance):
+            self.backbone.guidance.set_input_statistics(guidance.training_embeddings)
         self.scores = nn.ModuleDict()
 
     def forward(self, lq: torch.Tensor, prompts: Sequence[str], task_ids: torch.Tensor) -> torch.Tensor:
