@@ -1,0 +1,138 @@
+"""What the notebooks in ``notebooks/`` share: the project root, smoke mode, a model to look at.
+
+Smoke mode (environment variable ``TPIR_NOTEBOOK_SMOKE=1``, set by the test run) makes every notebook
+run in seconds on a CPU: small crops, few prompts, and a tiny random model instead of the exported
+demo model. Outside smoke mode :func:`load_model` loads ``outputs/demo/model`` when it exists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from tpir.data.datamodule import bundled_image
+from tpir.data.datasets import centre_crop
+from tpir.data.images import to_float
+from tpir.inference.model import SPEC_FILE, ModelSpec, RestorationModel
+from tpir.models.backbone import TextGuidedRestorer
+from tpir.text.classify import CategoryCentroids
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.encoder import TextEncoder, corpus_words, tiny_random_bert
+
+__all__ = [
+    "DEFAULT_MODEL_FOLDER",
+    "SMOKE_ENV",
+    "bundled_crop",
+    "find_project_root",
+    "load_model",
+    "smoke",
+    "tiny_model",
+]
+
+SMOKE_ENV = "TPIR_NOTEBOOK_SMOKE"
+DEFAULT_MODEL_FOLDER = "outputs/demo/model"  # relative to the project root; `make demo` exports it
+# The tiny random model of smoke mode: the same as the `model_folder` fixture of tests/conftest.py.
+TINY_BACKBONE = {
+    "dim": 8,
+    "num_blocks": [1, 1, 1, 1],
+    "heads": [1, 2, 4, 8],
+    "num_refinement": 1,
+    "ffn_expansion": 2.0,
+    "guidance_dim": 32,
+    "guidance_width": 16,
+}
+TINY_TASKS = ["denoise", "derain", "dehaze"]
+_FALSE_VALUES = ("", "0", "false", "no", "off")
+
+
+def smoke() -> bool:
+    """Whether notebooks run in smoke mode: ``TPIR_NOTEBOOK_SMOKE`` set to anything but 0/false/no/off."""
+    return os.environ.get(SMOKE_ENV, "").strip().lower() not in _FALSE_VALUES
+
+
+def find_project_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) holding tpir's pyproject.
+
+    Notebooks run with their own folder as working directory (Jupyter, nbmake); this lets them name
+    project paths such as ``outputs/demo/model`` relative to the root.
+
+    Returns:
+        The project root, or ``start`` itself when no ancestor is the tpir project (an installed copy).
+    """
+    start = Path.cwd() if start is None else Path(start)
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and 'name = "tpir"' in pyproject.read_text(encoding="utf-8"):
+            return folder
+    return start
+
+
+def tiny_model(seed: int = 0) -> RestorationModel:
+    """A tiny random ``guidance=text`` model whose output differs from its input, built in about a second.
+
+    A tiny random BERT over the corpus words reads the prompts; the centroids are those of the corpus
+    train split; the backbone's last projection is perturbed so that restoring changes pixels.
+    """
+    corpus = InstructionCorpus.load()
+    bundle = tiny_random_bert(corpus_words(corpus), hidden_size=TINY_BACKBONE["guidance_dim"], seed=seed)
+    encoder = TextEncoder(bundle.model.bert, bundle.tokenizer, 64)
+    train = corpus.split("train")
+    centroids = CategoryCentroids(encoder.encode([p.sentence for p in train]), [p.category for p in train])
+    with torch.random.fork_rng():  # seeded weights, without touching the caller's random state
+        torch.manual_seed(seed)
+        backbone = TextGuidedRestorer(**TINY_BACKBONE)
+        torch.nn.init.normal_(backbone.output.weight, std=0.01)
+    spec = ModelSpec(backbone=TINY_BACKBONE, guidance="text", tasks=TINY_TASKS)
+    tensors = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
+    return RestorationModel.assemble(spec, tensors, encoder, centroids)
+
+
+def load_model(folder: str | Path = DEFAULT_MODEL_FOLDER) -> RestorationModel:
+    """The model a notebook looks at: the exported folder, or a tiny random one in smoke mode or without it.
+
+    Prints one line saying which model it uses.
+
+    Args:
+        folder: an exported model folder (``tpir-export``); a relative path is taken from the project root.
+
+    Returns:
+        The model, on the CPU, in eval mode.
+
+    Raises:
+        ModelFolderError: ``folder`` exists but is not a usable model folder.
+    """
+    folder = Path(folder)
+    if not folder.is_absolute():
+        folder = find_project_root() / folder
+    if smoke():
+        print(f"smoke mode ({SMOKE_ENV}=1): a tiny random model, not {folder}")
+        return tiny_model()
+    if not (folder / SPEC_FILE).is_file():
+        print(
+            f"no model folder at {folder} (run `make demo`): a tiny random model, so restorations mean nothing"
+        )
+        return tiny_model()
+    print(f"model: {folder}")
+    return RestorationModel.load(folder)
+
+
+def bundled_crop(key: str, size: int | None) -> torch.Tensor:
+    """The centre crop of a bundled photograph, (3, size, size) RGB in [0, 1]; ``size`` None keeps it whole.
+
+    Args:
+        key: a bundled image key, e.g. ``"skimage:coffee.png"`` (see ``BUNDLED_TEST``).
+        size: side of the square crop in pixels, at most the image's shorter side.
+
+    Raises:
+        ValueError: ``size`` is larger than the image.
+    """
+    image = to_float(bundled_image(key))
+    if size is None:
+        return image
+    shorter = min(image.shape[-2:])
+    if not 0 < size <= shorter:
+        raise ValueError(f"crop size must be in [1, {shorter}] for {key}, got {size}.")
+    return centre_crop(image, size).contiguous()
