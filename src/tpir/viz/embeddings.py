@@ -6,11 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
@@ -37,8 +35,10 @@ def plot_embedding_panels(
 ) -> Path:
     """Save one scatter panel per entry of ``panels`` (title -> embeddings (N, D)), coloured by label."""
     categories = list(dict.fromkeys(labels))
-    colours = plt.get_cmap("tab10")
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    colours = matplotlib.colormaps["tab10"]
+    # A bare Figure renders with Agg and leaves pyplot's (e.g. a notebook's) backend alone.
+    figure = Figure(figsize=(5 * len(panels), 4.5))
+    axes = figure.subplots(1, len(panels), squeeze=False)
     for axis, (title, embeddings) in zip(axes[0], panels.items(), strict=True):
         points = project_2d(embeddings, method, seed)
         for index, category in enumerate(categories):
@@ -52,5 +52,4 @@ def plot_embedding_panels(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path
