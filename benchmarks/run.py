@@ -84,7 +84,10 @@ def main() -> None:
         )
     seconds = train_step_seconds(build("tiny"), batch=6, crop=128, repeats=args.repeats)
     results.append({"name": "tiny/train_step_batch6_128x128", "value": round(seconds, 4), "unit": "s"})
-    machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    machine = (
+        f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()}), "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     for row in results:
         row["machine"] = machine
     print(f"{'measurement':<36} {'value':>14}  unit")

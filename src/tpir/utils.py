@@ -23,6 +23,13 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` through a temporary file in the same folder, so readers never see half a file."""
     path = Path(path)
@@ -31,6 +38,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(partial, 0o666 & ~_umask())  # mkstemp makes owner-only files; give the usual mode
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
