@@ -13,15 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from tpir.inference.model import ModelSpec, RestorationModel
-from tpir.models.backbone import TextGuidedRestorer
-from tpir.text.classify import CategoryCentroids
+from tpir.notebook import tiny_model
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PretrainingBert, TextEncoder, corpus_words, tiny_random_bert
 from tpir.train import CONFIG_DIR
@@ -72,30 +69,26 @@ def tiny_encoder(tiny_bert: PretrainingBert) -> TextEncoder:
     return TextEncoder(tiny_bert.model.bert, tiny_bert.tokenizer)
 
 
-TINY_BACKBONE = {
-    "dim": 8,
-    "num_blocks": [1, 1, 1, 1],
-    "heads": [1, 2, 4, 8],
-    "num_refinement": 1,
-    "ffn_expansion": 2.0,
-    "guidance_dim": 32,
-    "guidance_width": 16,
-}
-
-
 @pytest.fixture(scope="session")
-def model_folder(tmp_path_factory: pytest.TempPathFactory, corpus: InstructionCorpus) -> Path:
-    """A tiny random ``guidance=text`` model folder whose output differs from its input."""
-    bundle = tiny_random_bert(corpus_words(corpus), hidden_size=TINY_BACKBONE["guidance_dim"])
-    encoder = TextEncoder(bundle.model.bert, bundle.tokenizer, 64)
-    train = corpus.split("train")
-    centroids = CategoryCentroids(encoder.encode([p.sentence for p in train]), [p.category for p in train])
-    with torch.random.fork_rng():  # seeded weights, without touching the other tests' random state
-        torch.manual_seed(0)
-        backbone = TextGuidedRestorer(**TINY_BACKBONE)
-        # Not the identity it starts as, so that restoring changes pixels.
-        torch.nn.init.normal_(backbone.output.weight, std=0.01)
-    spec = ModelSpec(backbone=TINY_BACKBONE, guidance="text", tasks=["denoise", "derain", "dehaze"])
-    tensors = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
-    model = RestorationModel.assemble(spec, tensors, encoder, centroids)
-    return model.save(tmp_path_factory.mktemp("tiny_model") / "model")
+def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random ``guidance=text`` model folder whose output differs from its input (saved once)."""
+    return tiny_model().save(tmp_path_factory.mktemp("tiny_model") / "model")
+
+
+# Stage 2 shrunk to seconds: tiny crops, a tiny U-Net; tests add steps, guidance and degradations.
+SMALL_RESTORE_RUN = (
+    "stage=restore",
+    "datamodule.crop_size=32",
+    "datamodule.batch_size=2",
+    "datamodule.val_crop=32",
+    "datamodule.test_crop=32",
+    "model.dim=8",
+    "model.num_blocks=[1,1,1,1]",
+    "model.guidance_width=16",
+)
+
+
+@pytest.fixture
+def small_restore_run() -> tuple[str, ...]:
+    """Overrides of a stage-2 run that trains and tests in seconds (see ``SMALL_RESTORE_RUN``)."""
+    return SMALL_RESTORE_RUN

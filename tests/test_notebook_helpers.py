@@ -9,7 +9,7 @@ import torch
 
 from tpir import notebook
 from tpir.inference.model import RestorationModel
-from tpir.notebook import SMOKE_ENV, bundled_crop, find_project_root, load_model, smoke, tiny_model
+from tpir.notebook import SMOKE_ENV, bundled_crop, find_project_root, load_model, smoke
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,16 +30,6 @@ def test_find_project_root_walks_up_from_notebooks(tmp_path: Path):
     assert find_project_root(ROOT / "src" / "tpir") == ROOT
     # Outside any tpir project: the start folder itself.
     assert find_project_root(tmp_path) == tmp_path.resolve()
-
-
-def test_tiny_model_is_the_test_fixture_model(model_folder: Path):
-    expected = RestorationModel.load(model_folder)
-    model = tiny_model()
-    assert model.spec.backbone == expected.spec.backbone
-    for name, tensor in expected.backbone.state_dict().items():
-        torch.testing.assert_close(model.backbone.state_dict()[name], tensor, msg=name)
-    prompt = "remove the rain"
-    torch.testing.assert_close(model.guidance_vector(prompt), expected.guidance_vector(prompt))
 
 
 def test_load_model_smoke_mode_ignores_the_folder(

@@ -8,16 +8,6 @@ import wandb
 from tpir.train import train
 
 # As tests/models/test_restoration_module.py: a tiny model on small crops.
-SMALL_RUN = (
-    "stage=restore",
-    "datamodule.crop_size=32",
-    "datamodule.batch_size=2",
-    "datamodule.val_crop=32",
-    "datamodule.test_crop=32",
-    "model.dim=8",
-    "model.num_blocks=[1,1,1,1]",
-    "model.guidance_width=16",
-)
 
 
 @pytest.fixture
@@ -32,9 +22,11 @@ def wandb_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(f"WANDB_{name}", str(folder))
 
 
-def test_wandb_offline_run_lands_in_the_run_folder(compose_config, wandb_offline: None) -> None:
+def test_wandb_offline_run_lands_in_the_run_folder(
+    compose_config, small_restore_run, wandb_offline: None
+) -> None:
     cfg = compose_config(
-        *SMALL_RUN,
+        *small_restore_run,
         "logger=wandb",
         "guidance=none",
         "degradation=noise",

@@ -11,33 +11,21 @@ from tpir.inference.export import main as export_main
 from tpir.inference.model import ModelFolderError, RestorationModel
 from tpir.train import train
 
-SMALL_RUN = (
-    "stage=restore",
-    "datamodule.crop_size=32",
-    "datamodule.batch_size=2",
-    "datamodule.val_crop=32",
-    "datamodule.test_crop=32",
-    "model.dim=8",
-    "model.num_blocks=[1,1,1,1]",
-    "model.guidance_width=16",
-    "trainer.max_steps=2",
-    "trainer.val_check_interval=2",
-    "degradation=noise_rain",
-)
+STEPS = ("trainer.max_steps=2", "trainer.val_check_interval=2", "degradation=noise_rain")
 PROMPT = "please remove the rain streaks"
 
 
-def trained_run(compose_config, guidance: str):
-    cfg = compose_config(*SMALL_RUN, f"guidance={guidance}")
+def trained_run(compose_config, small_run: tuple[str, ...], guidance: str):
+    cfg = compose_config(*small_run, *STEPS, f"guidance={guidance}")
     train(cfg)
     return cfg, Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
 
 
 @pytest.mark.parametrize("guidance", ["text", "onehot", "none"])
 def test_exported_model_restores_like_the_trained_module(
-    compose_config, tmp_path: Path, guidance: str
+    compose_config, small_restore_run, tmp_path: Path, guidance: str
 ) -> None:
-    cfg, checkpoint = trained_run(compose_config, guidance)
+    cfg, checkpoint = trained_run(compose_config, small_restore_run, guidance)
     module = instantiate(cfg.module)
     module.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"])
     module.eval()
@@ -56,8 +44,8 @@ def test_exported_model_restores_like_the_trained_module(
     assert spec["provenance"]["global_step"] == 2
 
 
-def test_export_refuses_an_encoder_the_run_did_not_use(compose_config) -> None:
-    cfg, checkpoint = trained_run(compose_config, "text")
+def test_export_refuses_an_encoder_the_run_did_not_use(compose_config, small_restore_run) -> None:
+    cfg, checkpoint = trained_run(compose_config, small_restore_run, "text")
     cfg.text_encoder.seed = cfg.seed + 1  # another random BERT: other embeddings
     with pytest.raises(ModelFolderError, match="does not give the embeddings"):
         RestorationModel.from_checkpoint(checkpoint, cfg)

@@ -6,21 +6,12 @@ import torch
 
 from tpir.train import train
 
-SMALL_RUN = (
-    "stage=restore",
-    "datamodule.crop_size=32",
-    "datamodule.batch_size=2",
-    "datamodule.val_crop=32",
-    "datamodule.test_crop=32",
-    "model.dim=8",
-    "model.num_blocks=[1,1,1,1]",
-    "model.guidance_width=16",
-)
-
 
 @pytest.mark.parametrize("guidance", ["text", "none", "onehot"])
-def test_stage2_fast_dev_run_for_each_guidance(compose_config, guidance: str) -> None:
-    cfg = compose_config(*SMALL_RUN, f"guidance={guidance}", "degradation=noise_rain", "debug=fast_dev_run")
+def test_stage2_fast_dev_run_for_each_guidance(compose_config, small_restore_run, guidance: str) -> None:
+    cfg = compose_config(
+        *small_restore_run, f"guidance={guidance}", "degradation=noise_rain", "debug=fast_dev_run"
+    )
     metrics = train(cfg)
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert saved == pytest.approx(metrics)
@@ -29,16 +20,16 @@ def test_stage2_fast_dev_run_for_each_guidance(compose_config, guidance: str) ->
     assert "val/psnr/dehaze" not in saved  # not a trained task
 
 
-def test_training_resumes_exactly_from_the_last_checkpoint(compose_config) -> None:
+def test_training_resumes_exactly_from_the_last_checkpoint(compose_config, small_restore_run) -> None:
     steps = ("trainer.max_steps=4", "trainer.val_check_interval=2", "degradation=noise")
-    cfg = compose_config(*SMALL_RUN, *steps)
+    cfg = compose_config(*small_restore_run, *steps)
     train(cfg)
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     assert last.is_file() and (last.parent / "best.ckpt").is_file()
     state = torch.load(last, map_location="cpu", weights_only=False)
     assert state["global_step"] == 4
     resumed = compose_config(
-        *SMALL_RUN,
+        *small_restore_run,
         "trainer.max_steps=6",
         "trainer.val_check_interval=2",
         "degradation=noise",
@@ -71,10 +62,12 @@ def test_thirty_steps_on_one_batch_lower_the_l1_loss() -> None:
     assert losses[-1] < 0.7 * losses[0], losses
 
 
-def test_text_guidance_standardises_z_with_the_corpus_training_embeddings(compose_config) -> None:
+def test_text_guidance_standardises_z_with_the_corpus_training_embeddings(
+    compose_config, small_restore_run
+) -> None:
     from hydra.utils import instantiate
 
-    module = instantiate(compose_config(*SMALL_RUN).module)
+    module = instantiate(compose_config(*small_restore_run).module)
     table = module.guidance.training_embeddings
     torch.testing.assert_close(module.backbone.guidance.input_mean, table.mean(0))
     torch.testing.assert_close(module.backbone.guidance.input_std, table.std(0))
