@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install tpir with its dev tools
 
-demo: $(STAMP) ## The main job on the bundled default: both stages, evaluation, report, exported model
+demo: $(STAMP) ## The main job on the bundled default (clears outputs/demo): both stages, evaluation, report, model
 	rm -rf outputs/demo  # each demo starts afresh (stale checkpoints would otherwise be exported)
 	$(BIN)/tpir-train experiment=demo
 	$(BIN)/tpir-train experiment=demo_restore

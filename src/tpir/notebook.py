@@ -33,7 +33,7 @@ __all__ = [
 
 SMOKE_ENV = "TPIR_NOTEBOOK_SMOKE"
 DEFAULT_MODEL_FOLDER = "outputs/demo/model"  # relative to the project root; `make demo` exports it
-# The tiny random model of smoke mode: the same as the `model_folder` fixture of tests/conftest.py.
+# The tiny random model of smoke mode (the tests' `model_folder` fixture saves it too).
 TINY_BACKBONE = {
     "dim": 8,
     "num_blocks": [1, 1, 1, 1],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +25,46 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     """The process's file-creation mask (reading it means setting it, so it is set straight back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` through a temporary file in the same folder, so readers never see half a file."""
+# Read once, on import, while the process is still single-threaded: reading it changes it for a moment.
+_UMASK = _read_umask()
+
+
+def current_umask() -> int:
+    """The file-creation mask this process started with."""
+    return _UMASK
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; on success it becomes ``path`` in one step.
+
+    The file gets the mode of an ordinary new file; on failure the temporary file is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(partial, 0o666 & ~_umask())  # mkstemp makes owner-only files; give the usual mode
+        yield Path(partial)
+        os.chmod(partial, 0o666 & ~_UMASK)  # mkstemp makes owner-only files
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
-    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` so that readers never see half a file (see :func:`atomic_path`)."""
+    with atomic_path(path) as partial:
+        partial.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def write_json_atomic(path: str | Path, payload: Any) -> Path:

@@ -43,9 +43,9 @@ def test_eval_writes_table1_for_every_bundled_set(tmp_path: Path, model_folder: 
     header = results["table"]["header"]
     assert header[1:4] == ["Denoise bundled σ=15", "Denoise bundled σ=25", "Denoise bundled σ=50"]
     assert header[4:] == ["Derain bundled", "Dehaze bundled", "Average"]
-    assert "protocol=full, prompts=random" in text and "| Input |" in text and "| tpir (model) |" in text
+    assert "protocol=full, prompts=random" in text and "| Input |" in text and "| tpir (tiny_model0) |" in text
     rows = list(csv.reader((tmp_path / "eval" / "table.csv").open()))
-    assert [r[0] for r in rows] == ["Method", "Input", "tpir (model)"]
+    assert [r[0] for r in rows] == ["Method", "Input", "tpir (tiny_model0)"]
     saved = json.loads((tmp_path / "eval" / "results.json").read_text())
     sigma15 = next(s for s in saved["sets"] if s["name"] == "bundled_denoise_sigma15")
     assert rows[2][1] == f"{sigma15['psnr']:.2f}" and sigma15["images"] == 1
@@ -58,7 +58,7 @@ def test_eval_writes_table1_for_every_bundled_set(tmp_path: Path, model_folder: 
 def test_wrong_prompts_add_the_output_vs_input_row(tmp_path: Path, model_folder: Path) -> None:
     cfg = eval_config(tmp_path, f"model_dir={model_folder}", "prompts=wrong")
     rows = evaluate(cfg)["table"]["rows"]
-    assert rows[-1][0] == "tpir (model): PSNR(output, input)"
+    assert rows[-1][0] == "tpir (tiny_model0): PSNR(output, input)"
     assert all(float(value) > 10 for value in rows[-1][1:])
 
 

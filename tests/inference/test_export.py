@@ -58,7 +58,7 @@ class NotATensor:
 def test_checkpoints_that_need_unpickling_are_refused(tmp_path: Path) -> None:
     checkpoint = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "payload": NotATensor()}, checkpoint)
-    with pytest.raises(ModelFolderError, match="refused to load"):
+    with pytest.raises(ModelFolderError, match="not a checkpoint that loads safely"):
         RestorationModel.from_checkpoint(checkpoint, tmp_path / "config.yaml")
 
 
@@ -74,3 +74,17 @@ def test_export_cli_reports_problems_in_one_line(tmp_path: Path, capsys) -> None
 def test_loading_a_folder_that_is_not_a_model_says_so(tmp_path: Path) -> None:
     with pytest.raises(ModelFolderError, match="not a tpir model folder"):
         RestorationModel.load(tmp_path)
+
+
+def test_overwrite_replaces_only_a_model_folder(model_folder: Path, tmp_path: Path) -> None:
+    model = RestorationModel.load(model_folder)
+    user_folder = tmp_path / "thesis"
+    user_folder.mkdir()
+    (user_folder / "thesis.tex").write_text("months of work")
+    with pytest.raises(FileExistsError, match="not a tpir model folder"):
+        model.save(user_folder, overwrite=True)
+    assert (user_folder / "thesis.tex").read_text() == "months of work"
+    first = model.save(tmp_path / "model")
+    model.save(first, overwrite=True)  # an existing model folder is replaced
+    assert RestorationModel.load(first).spec == model.spec
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "thesis"]  # nothing left beside it

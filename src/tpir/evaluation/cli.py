@@ -7,10 +7,12 @@ as Markdown and writes ``table.md``, ``table.csv`` and ``results.json`` into the
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import hydra
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
@@ -29,28 +31,41 @@ log = logging.getLogger(__name__)
 
 def load_model(cfg: DictConfig) -> tuple[RestorationModel, str]:
     """The model to score (a checkpoint if ``ckpt_path`` is set, else ``model_dir``) and its row name."""
+    if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={cfg.device}, but CUDA is not available here; use device=cpu.")
     if cfg.ckpt_path:
         model = RestorationModel.from_checkpoint(cfg.ckpt_path)
         name = Path(cfg.ckpt_path).resolve().parent.parent.name
     else:
         model = RestorationModel.load(cfg.model_dir)
-        name = Path(cfg.model_dir).name
+        folder = Path(cfg.model_dir).resolve()
+        name = folder.parent.name if folder.name == "model" else folder.name  # outputs/demo/model: demo
     return model.to(cfg.device), cfg.method or f"tpir ({name})"
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Score the model on every test set of ``cfg.data``; returns what ``results.json`` holds.
+    """Score the model on the test sets of ``cfg.data`` of the tasks it was trained for.
 
-    With ``cfg.report_dir`` set, also writes ``report.md`` and ``examples.png`` there (``make demo``).
+    Returns what ``results.json`` holds. With ``cfg.report_dir`` set, also writes ``report.md`` and
+    ``examples.png`` there (``make demo``).
     """
+    if cfg.limit is not None and cfg.limit < 1:
+        raise ValueError(f"limit={cfg.limit}; expected at least 1 image per set, or null for all.")
     model, method = load_model(cfg)
     corpus = instantiate(cfg.corpus)
     sets = evaluation_sets(
         instantiate(cfg.data), corpus, TASKS, cfg.prompts.mode, cfg.prompts.sentence, cfg.seed
     )
+    skipped = [s.name for s in sets if s.task not in model.spec.tasks]
+    if skipped:
+        log.info("Skipping %s: the model was not trained for their tasks", ", ".join(skipped))
+    sets = [s for s in sets if s.task in model.spec.tasks]
     if not sets:
-        raise ValueError("the data config has no test sets (expected test/<task>/<set> folders).")
-    guidance = GuidanceCache(model)
+        raise ValueError(
+            f"the data config has no test sets of the model's tasks ({', '.join(model.spec.tasks)}); "
+            "expected test/<task>/<set> folders."
+        )
+    guidance = GuidanceCache(model, prompts_name_the_task=cfg.prompts.mode == "random")
     results = score(cfg, model, method, sets, guidance)
     if cfg.get("report_dir"):
         path = write_report(results, model, sets, guidance, cfg.report_dir)
@@ -95,7 +110,12 @@ def write_results(results: dict, folder: Path) -> str:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> None:
     folder = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    text = write_results(evaluate(cfg), folder)
+    try:
+        text = write_results(evaluate(cfg), folder)
+    except (ValueError, InstantiationException) as error:  # ModelFolderError, PromptError, DataLayoutError
+        reason = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+        print(f"tpir-eval: error: {reason}", file=sys.stderr)
+        sys.exit(2)
     print(text)
     log.info("Wrote %s/{table.md,table.csv,results.json}", folder)
 

@@ -57,16 +57,25 @@ class SetScores:
 
 
 class GuidanceCache:
-    """``Z`` of each distinct prompt, computed once (a test set reuses a few dozen sentences)."""
+    """``Z`` of each distinct (prompt, task), computed once (a test set reuses a few dozen sentences).
 
-    def __init__(self, model: RestorationModel) -> None:
+    Args:
+        model: the model whose guidance it is.
+        prompts_name_the_task: the prompts are of the image's own task (``prompts=random``), so a
+            ``guidance=onehot`` model is given that task, as in training; otherwise (fixed, wrong, blind)
+            it takes the task it understands the prompt as.
+    """
+
+    def __init__(self, model: RestorationModel, prompts_name_the_task: bool = True) -> None:
         self.model = model
-        self.vectors: dict[str, torch.Tensor | None] = {}
+        self.prompts_name_the_task = prompts_name_the_task
+        self.vectors: dict[tuple[str, str], torch.Tensor | None] = {}
 
-    def __call__(self, prompt: str) -> torch.Tensor | None:
-        if prompt not in self.vectors:
-            self.vectors[prompt] = self.model.guidance_vector(prompt)
-        return self.vectors[prompt]
+    def __call__(self, prompt: str, task: str) -> torch.Tensor | None:
+        if (prompt, task) not in self.vectors:
+            known = task if self.prompts_name_the_task else None
+            self.vectors[prompt, task] = self.model.guidance_vector(prompt, known)
+        return self.vectors[prompt, task]
 
 
 def score_set(
@@ -77,13 +86,17 @@ def score_set(
     limit: int | None = None,
     on_image: Callable[[], None] | None = None,
 ) -> SetScores:
-    """Restore every image of ``dataset`` (at most ``limit``) and average the scores."""
+    """Restore every image of ``dataset`` (at most ``limit``, at least 1) and average the scores."""
+    if limit is not None and limit < 1:
+        raise ValueError(
+            f"limit={limit}; expected a number of images per set of at least 1, or null for all."
+        )
     totals = dict.fromkeys(("psnr", "ssim", "psnr_input", "ssim_input", "psnr_output_vs_input"), 0.0)
     count = len(dataset) if limit is None else min(limit, len(dataset))
     for index in range(count):
         sample = dataset[index]
         lq, gt = (apply_protocol(sample[k], protocol)[None] for k in ("lq", "gt"))
-        restored = model(lq, guidance(sample["prompt"])).cpu()
+        restored = model(lq, guidance(sample["prompt"], dataset.task)).cpu()
         totals["psnr"] += float(psnr(restored, gt))
         totals["ssim"] += float(ssim(restored, gt))
         totals["psnr_input"] += float(psnr(lq, gt))

@@ -12,7 +12,7 @@ from tpir.data.datasets import EvaluationSet
 from tpir.evaluation.protocol import GuidanceCache, apply_protocol
 from tpir.evaluation.tables import markdown
 from tpir.inference.model import RestorationModel
-from tpir.utils import write_text_atomic
+from tpir.utils import atomic_path, write_text_atomic
 from tpir.viz.grids import comparison_grid
 
 EXAMPLE_HEIGHT = 240  # pixels of each picture in examples.png
@@ -27,7 +27,7 @@ def example_rows(
         sample = dataset[0]
         lq, gt = (apply_protocol(sample[k], protocol) for k in ("lq", "gt"))
         with torch.inference_mode():
-            restored = model(lq[None], guidance(sample["prompt"]))[0].cpu()
+            restored = model(lq[None], guidance(sample["prompt"], dataset.task))[0].cpu()
         scale = EXAMPLE_HEIGHT / lq.shape[-2]
         size = (EXAMPLE_HEIGHT, max(1, round(lq.shape[-1] * scale)))
         images = {
@@ -58,9 +58,8 @@ def write_report(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     picture = example_rows(model, sets, results["protocol"], guidance)
-    partial = folder / ".examples.png.partial"
-    picture.save(partial, format="PNG")
-    partial.replace(folder / "examples.png")
+    with atomic_path(folder / "examples.png") as partial:
+        picture.save(partial, format="PNG")
     table = results["table"]
     gains = [
         f"- {s['name']} ({s['task']}, {s['images']} images): {s['psnr_input']:.2f} dB -> {s['psnr']:.2f} dB "

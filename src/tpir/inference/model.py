@@ -30,6 +30,7 @@ from tpir.models.backbone import TextGuidedRestorer
 from tpir.text.classify import CategoryCentroids, Understanding
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PromptError, TextEncoder
+from tpir.utils import current_umask
 
 FORMAT_VERSION = 1
 SPEC_FILE = "tpir_model.json"
@@ -56,7 +57,7 @@ class ModelSpec:
     guidance: str  # "text", "onehot" or "none"
     tasks: list[str]  # task names in id order
     max_length: int = 64  # prompt token limit of the encoder
-    provenance: dict[str, Any] = field(default_factory=dict)  # checkpoint, step, metrics
+    provenance: dict[str, Any] = field(default_factory=dict)  # checkpoint and its global step
     format_version: int = FORMAT_VERSION
 
 
@@ -106,14 +107,18 @@ class RestorationModel(nn.Module):
         return prompt
 
     @torch.no_grad()
-    def guidance_vector(self, prompt: str) -> torch.Tensor | None:
-        """``Z`` of a prompt, (1, D) on the model's device; None for ``guidance=none``."""
+    def guidance_vector(self, prompt: str, task: str | None = None) -> torch.Tensor | None:
+        """``Z`` of a prompt, (1, D) on the model's device; None for ``guidance=none``.
+
+        A ``guidance=onehot`` model reads no text: it takes ``task`` when the caller knows it (as
+        evaluation and training do), else the task the prompt is understood as.
+        """
         prompt = self.check_prompt(prompt)
         if self.spec.guidance == "none":
             return None
         if self.spec.guidance == "text":
             return self.encoder.encode([prompt]).to(self.device)
-        category = self.understand(prompt).category
+        category = task or self.understand(prompt).category
         if category not in self.spec.tasks:
             raise PromptError(
                 f"this model picks a task from the prompt ({', '.join(self.spec.tasks)}), "
@@ -138,6 +143,10 @@ class RestorationModel(nn.Module):
         folder = Path(folder)
         if folder.exists() and not overwrite:
             raise FileExistsError(f"{folder} already exists; choose another folder or pass overwrite.")
+        if folder.exists() and not (folder / SPEC_FILE).is_file():
+            raise FileExistsError(
+                f"{folder} is not a tpir model folder (no {SPEC_FILE}); refusing to replace it."
+            )
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".partial"))
         try:
@@ -155,9 +164,8 @@ class RestorationModel(nn.Module):
                     metadata={"categories": json.dumps(list(self.centroids.categories))},
                 )
             (staging / SPEC_FILE).write_text(json.dumps(asdict(self.spec), indent=2) + "\n", encoding="utf-8")
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(staging, folder)
+            _share_like_new_files(staging)
+            _replace_folder(staging, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return folder
@@ -177,8 +185,9 @@ class RestorationModel(nn.Module):
         except ModelFolderError:
             raise
         except Exception as error:  # json, safetensors, transformers and torch each raise their own
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ModelFolderError(f"{folder}: not a usable tpir model folder ({reason}).") from error
+            raise ModelFolderError(
+                f"{folder}: not a usable tpir model folder ({_first_line(error)})."
+            ) from error
 
     @classmethod
     def _load_parts(cls, folder: Path, spec_path: Path) -> RestorationModel:
@@ -207,9 +216,13 @@ class RestorationModel(nn.Module):
     ) -> RestorationModel:
         """Build from a spec and its weights (keys ``backbone.*``, ``task_embedding.weight``)."""
         backbone = TextGuidedRestorer(**spec.backbone)
-        backbone.load_state_dict(
-            {k.removeprefix("backbone."): v for k, v in tensors.items() if k.startswith("backbone.")}
-        )
+        weights = {k.removeprefix("backbone."): v for k, v in tensors.items() if k.startswith("backbone.")}
+        missing, unexpected = backbone.load_state_dict(weights, strict=False)
+        if missing or unexpected:
+            raise ModelFolderError(
+                f"the weights do not fit the backbone of the spec: missing {sorted(missing)}, "
+                f"unexpected {sorted(unexpected)} (made by another version of tpir?)."
+            )
         task_embedding = None
         if spec.guidance == "onehot":
             task_embedding = nn.Embedding.from_pretrained(tensors["task_embedding.weight"])
@@ -231,8 +244,21 @@ class RestorationModel(nn.Module):
         """
         checkpoint = Path(checkpoint)
         saved = _load_checkpoint(checkpoint)
+        if not isinstance(saved.get("state_dict"), dict):
+            raise ModelFolderError(f"{checkpoint}: not a Lightning checkpoint (no state_dict).")
+        try:
+            return cls._build_from_state(checkpoint, saved, _run_config(checkpoint, config))
+        except ModelFolderError:
+            raise
+        except Exception as error:  # hydra, transformers and torch each raise their own
+            raise ModelFolderError(
+                f"{checkpoint}: cannot rebuild the model from it and its run config ({_first_line(error)})."
+            ) from error
+
+    @classmethod
+    def _build_from_state(cls, checkpoint: Path, saved: dict[str, Any], cfg: DictConfig) -> RestorationModel:
+        """The model of a checkpoint's ``state_dict``, built as its run config says."""
         state = saved["state_dict"]
-        cfg = _run_config(checkpoint, config)
         backbone_args = {k: v for k, v in OmegaConf.to_container(cfg.model).items() if not k.startswith("_")}
         target = cfg.guidance["_target_"]
         if target not in GUIDANCE_KINDS:
@@ -246,11 +272,12 @@ class RestorationModel(nn.Module):
         encoder.requires_grad_(False).eval()
         if kind == "text":
             _check_encoder(checkpoint, encoder, corpus, state["guidance.table"])
-        guidance_dim = {
-            "text": encoder.dim,
-            "onehot": state.get("guidance.embedding.weight", torch.empty(0, 0)).shape[-1],
-            "none": None,
-        }[kind]
+        if kind == "text":
+            guidance_dim = encoder.dim
+        elif kind == "onehot":
+            guidance_dim = state["guidance.embedding.weight"].shape[-1]
+        else:
+            guidance_dim = None
         spec = ModelSpec(
             backbone=backbone_args | {"guidance_dim": guidance_dim},
             guidance=kind,
@@ -276,8 +303,8 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         raise ModelFolderError(
-            f"{path}: refused to load ({type(error).__name__}); only checkpoints of tensors and plain "
-            "values load (weights_only=True)."
+            f"{path}: not a checkpoint that loads safely ({type(error).__name__}); only Lightning "
+            "checkpoints of tensors and plain values load (weights_only=True)."
         ) from error
 
 
@@ -316,3 +343,33 @@ def _load_centroids(path: Path) -> CategoryCentroids:
         categories = json.loads(handle.metadata()["categories"])
         centroids = handle.get_tensor("centroids")
     return CategoryCentroids(centroids, categories)
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _share_like_new_files(folder: Path) -> None:
+    """Give a staged tree the modes of ordinary new files (mkdtemp and safetensors make them owner-only)."""
+    mask = current_umask()
+    folder.chmod(0o777 & ~mask)
+    for path in folder.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
+def _replace_folder(staging: Path, folder: Path) -> None:
+    """Move ``staging`` to ``folder``; an existing model folder is set aside first and removed after."""
+    if not folder.exists():
+        os.replace(staging, folder)
+        return
+    previous = folder.with_name(f".{folder.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    os.replace(folder, previous)
+    try:
+        os.replace(staging, folder)
+    except OSError:
+        os.replace(previous, folder)  # put the old model back
+        raise
+    shutil.rmtree(previous, ignore_errors=True)

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 import transformers
-from safetensors import SafetensorError
 from tqdm import tqdm
 
 from tpir.inference.model import ModelFolderError, RestorationModel
@@ -38,8 +37,6 @@ PROG = "tpir-restore"
 DEFAULT_MODEL = Path("outputs/demo/model")
 OUTPUT_TAG = "_restored"
 FALLBACK_SUFFIX = ".png"
-# What a model folder that is damaged or from another version raises while loading.
-_MODEL_ERRORS = (ModelFolderError, OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError)
 
 
 class SetupError(Exception):
@@ -172,11 +169,8 @@ def load_model(folder: Path, device: torch.device) -> RestorationModel:
         raise SetupError(f"--model {folder}: no such folder{hint}.")
     try:
         return RestorationModel.load(folder, device)
-    except ModelFolderError as error:
-        raise SetupError(f"--model {folder}: {error}") from error
-    except _MODEL_ERRORS as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SetupError(f"--model {folder}: not a usable tpir model folder ({reason}).") from error
+    except ModelFolderError as error:  # its message names the folder
+        raise SetupError(f"--model: {error}") from error
 
 
 def read_prompt(model: RestorationModel, prompt: str) -> str:
