@@ -5,11 +5,15 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 
 from tpir.evaluation.cli import evaluate, write_results
+from tpir.inference.model import ModelSpec, RestorationModel
+from tpir.models.backbone import TextGuidedRestorer
+from tpir.notebook import TINY_BACKBONE, tiny_model
 from tpir.train import CONFIG_DIR
 
 
@@ -43,7 +47,9 @@ def test_eval_writes_table1_for_every_bundled_set(tmp_path: Path, model_folder: 
     header = results["table"]["header"]
     assert header[1:4] == ["Denoise bundled σ=15", "Denoise bundled σ=25", "Denoise bundled σ=50"]
     assert header[4:] == ["Derain bundled", "Dehaze bundled", "Average"]
-    assert "protocol=full, prompts=random" in text and "| Input |" in text and "| tpir (tiny_model0) |" in text
+    assert (
+        "protocol=full, prompts=random" in text and "| Input |" in text and "| tpir (tiny_model0) |" in text
+    )
     rows = list(csv.reader((tmp_path / "eval" / "table.csv").open()))
     assert [r[0] for r in rows] == ["Method", "Input", "tpir (tiny_model0)"]
     saved = json.loads((tmp_path / "eval" / "results.json").read_text())
@@ -66,3 +72,22 @@ def test_fixed_prompts_need_a_sentence(tmp_path: Path, model_folder: Path) -> No
     cfg = eval_config(tmp_path, f"model_dir={model_folder}", "prompts=fixed")
     with pytest.raises(Exception, match="sentence"):
         evaluate(cfg)
+
+
+def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(tmp_path: Path) -> None:
+    text_model = tiny_model()
+    backbone = TINY_BACKBONE | {"guidance_dim": 4}
+    weights = {f"backbone.{k}": v for k, v in TextGuidedRestorer(**backbone).state_dict().items()}
+    weights["task_embedding.weight"] = torch.randn(2, 4)
+    spec = ModelSpec(backbone=backbone, guidance="onehot", tasks=["denoise", "derain"])
+    model = RestorationModel.assemble(spec, weights, text_model.encoder, text_model.centroids)
+    folder = model.save(tmp_path / "onehot")
+
+    results = evaluate(eval_config(tmp_path, f"model_dir={folder}"))
+    assert {s["task"] for s in results["sets"]} == {"denoise", "derain"}  # dehaze: not its task
+    # The random prompts of a set name its task, so the model is given that task, whatever the
+    # tiny random encoder understands the sentence as.
+    derain_prompt = "please wipe out the rain"
+    torch.testing.assert_close(
+        model.guidance_vector(derain_prompt, "derain"), weights["task_embedding.weight"][1:2]
+    )

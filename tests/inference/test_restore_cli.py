@@ -185,7 +185,9 @@ def test_a_damaged_model_folder_is_one_line(
     source = save(pixels(3), tmp_path / "photo.png")
     status, _, err = run(capsys, source, "--prompt", PROMPT, "--model", damaged)
     assert status == 2
-    assert len(err.splitlines()) == 1 and err.startswith(f"tpir-restore: error: --model: {damaged}: not a usable"), err
+    assert len(err.splitlines()) == 1 and err.startswith(
+        f"tpir-restore: error: --model: {damaged}: not a usable"
+    ), err
     assert not (tmp_path / "photo_restored.png").exists()
 
 

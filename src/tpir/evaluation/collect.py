@@ -6,7 +6,7 @@
 Every folder under the sweep with a ``metrics.json`` (written by stage 2) is a row, named by the
 overrides that differ between the runs (``guidance=none``); a column per test set, PSNR/SSIM in each
 cell, their average, and an ``Input`` row (the unrestored input's scores). Runs tested on different sets
-(Table 3) share the union of the columns, with "—" where a run has no score.
+(Table 3) share the union of the columns, with "—" where a run has no score (and no average then).
 """
 
 from __future__ import annotations
@@ -176,7 +176,9 @@ def sweep_table(runs: Sequence[Run], prefix: str = "test") -> tuple[list[str], l
     def row(name: str, by_name: Mapping[str, tuple[float, float]]) -> list[str | None]:
         present = [by_name[s.name] for s in columns if s.name in by_name]
         cells = [cell(*by_name[s.name]) if s.name in by_name else None for s in columns]
-        mean = cell(average([p for p, _ in present]), average([q for _, q in present])) if present else None
+        # Averages only over every column: a run tested on fewer sets (Table 3) would not compare.
+        complete = len(present) == len(columns)
+        mean = cell(average([p for p, _ in present]), average([q for _, q in present])) if complete else None
         return [name, *cells, mean]
 
     input_scores = {
