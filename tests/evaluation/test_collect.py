@@ -94,9 +94,7 @@ def test_runs_on_different_sets_share_the_union_of_columns(tmp_path: Path, capsy
     assert lines[2] == "| Input | 20.00/0.5000 | 25.00/0.7000 | 22.50/0.6000 |"
     assert lines[3] == "| degradation=noise | 30.00/0.9000 | — | — |"
     assert lines[4] == "| degradation=rain | — | 32.00/0.8000 | — |"
-    assert (out.parent / "table3.csv").read_text().splitlines()[
-        2
-    ] == "degradation=noise,30.00,0.9000,,,,"
+    assert (out.parent / "table3.csv").read_text().splitlines()[2] == "degradation=noise,30.00,0.9000,,,,"
     assert (out.parent / "table3.md").is_file()
 
 
