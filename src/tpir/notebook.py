@@ -17,7 +17,7 @@ from tpir.data.datasets import centre_crop
 from tpir.data.images import to_float
 from tpir.inference.model import SPEC_FILE, ModelSpec, RestorationModel
 from tpir.models.backbone import TextGuidedRestorer
-from tpir.text.classify import CategoryCentroids
+from tpir.text.classify import corpus_centroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import TextEncoder, corpus_words, tiny_random_bert
 
@@ -79,8 +79,7 @@ def tiny_model(seed: int = 0) -> RestorationModel:
     corpus = InstructionCorpus.load()
     bundle = tiny_random_bert(corpus_words(corpus), hidden_size=TINY_BACKBONE["guidance_dim"], seed=seed)
     encoder = TextEncoder(bundle.model.bert, bundle.tokenizer, 64)
-    train = corpus.split("train")
-    centroids = CategoryCentroids(encoder.encode([p.sentence for p in train]), [p.category for p in train])
+    centroids = corpus_centroids(encoder, corpus)
     with torch.random.fork_rng():  # seeded weights, without touching the caller's random state
         torch.manual_seed(seed)
         backbone = TextGuidedRestorer(**TINY_BACKBONE)

@@ -23,11 +23,12 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from tpir.models.backbone import TextGuidedRestorer
-from tpir.text.classify import CategoryCentroids, Understanding
+from tpir.text.classify import CategoryCentroids, Understanding, corpus_centroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PromptError, TextEncoder
 from tpir.utils import current_umask
@@ -272,7 +273,6 @@ class RestorationModel(nn.Module):
         encoder.requires_grad_(False).eval()
         if kind == "text":
             _check_encoder(checkpoint, encoder, corpus, state["guidance.table"])
-        if kind == "text":
             guidance_dim = encoder.dim
         elif kind == "onehot":
             guidance_dim = state["guidance.embedding.weight"].shape[-1]
@@ -288,11 +288,7 @@ class RestorationModel(nn.Module):
         tensors = {k: v for k, v in state.items() if k.startswith("backbone.")}
         if kind == "onehot":
             tensors["task_embedding.weight"] = state["guidance.embedding.weight"]
-        train = corpus.split("train")
-        centroids = CategoryCentroids(
-            encoder.encode([p.sentence for p in train]).cpu(), [p.category for p in train]
-        )
-        return cls.assemble(spec, tensors, encoder, centroids)
+        return cls.assemble(spec, tensors, encoder, corpus_centroids(encoder, corpus))
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:
@@ -337,8 +333,6 @@ def _check_encoder(
 
 def _load_centroids(path: Path) -> CategoryCentroids:
     """Centroids saved by :meth:`RestorationModel.save`."""
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as handle:
         categories = json.loads(handle.metadata()["categories"])
         centroids = handle.get_tensor("centroids")

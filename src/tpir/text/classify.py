@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from tpir.text.cache import embed_cached
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.encoder import TextEncoder
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,16 @@ class CategoryCentroids:
             confidence=float(probabilities[best]),
             similarities={c: float(s) for c, s in zip(self.categories, cosine.tolist(), strict=True)},
         )
+
+
+def corpus_centroids(
+    encoder: TextEncoder, corpus: InstructionCorpus, cache_dir: str | Path | None = None
+) -> CategoryCentroids:
+    """Category centroids of the corpus's training split under this encoder (embeddings cached in
+    ``cache_dir``, or computed afresh when it is None)."""
+    return CategoryCentroids(
+        embed_cached(encoder, corpus.sentences("train"), cache_dir).cpu(), corpus.labels("train")
+    )
 
 
 def accuracy_by_category(predicted: Sequence[str], expected: Sequence[str]) -> dict[str, float]:

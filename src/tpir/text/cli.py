@@ -15,8 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tpir.text.cache import embed_cached
-from tpir.text.classify import CategoryCentroids, accuracy_by_category
+from tpir.text.classify import accuracy_by_category, corpus_centroids
 from tpir.text.corpus import CorpusError, InstructionCorpus, check_known_categories, read_prompt_file
 from tpir.text.encoder import PromptError, TextEncoder, minilm_path
 
@@ -34,13 +33,6 @@ def load_encoder(folder: str | None) -> TextEncoder:
     if not path.is_dir():
         raise FileNotFoundError(f"--encoder {path}: no such folder (expected a saved text encoder).")
     return TextEncoder.from_pretrained(path)
-
-
-def corpus_centroids(encoder: TextEncoder, corpus: InstructionCorpus, cache_dir: Path) -> CategoryCentroids:
-    """Category centroids of the corpus's training split under this encoder (embeddings cached)."""
-    return CategoryCentroids(
-        embed_cached(encoder, corpus.sentences("train"), cache_dir), corpus.labels("train")
-    )
 
 
 def run_eval(args: argparse.Namespace) -> int:
