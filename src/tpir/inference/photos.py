@@ -7,8 +7,6 @@ reading, so the pixels are upright; it is not written back.
 
 from __future__ import annotations
 
-import os
-import uuid
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +15,8 @@ from typing import BinaryIO
 import numpy as np
 import torch
 from PIL import Image
+
+from tpir.utils import atomic_path
 
 # Output format by file suffix; alpha is written only where the format holds it, 16 bits only to PNG.
 WRITE_FORMATS = {
@@ -155,18 +155,12 @@ def write_photo(photo: Photo, path: str | Path, *, overwrite: bool = False) -> P
     bit_depth = 16 if photo.bit_depth == 16 and file_format == "PNG" else 8
     pixels = _quantize(torch.cat(channels), bit_depth)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        with partial.open("xb") as stream:
-            if bit_depth == 16:
-                _write_png_16bit(pixels, stream)
-            else:
-                image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-                image.save(stream, format=file_format, **_SAVE_OPTIONS.get(file_format, {}))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_path(path) as partial, partial.open("wb") as stream:
+        if bit_depth == 16:
+            _write_png_16bit(pixels, stream)
+        else:
+            image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+            image.save(stream, format=file_format, **_SAVE_OPTIONS.get(file_format, {}))
     return path
 
 

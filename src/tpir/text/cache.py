@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tpir.text.encoder import TextEncoder
+from tpir.utils import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +39,6 @@ def embed_cached(
         log.info("Reusing cached prompt embeddings %s", path)
         return load_file(path)["embeddings"]
     embeddings = encoder.encode(sentences).cpu().contiguous()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
-    os.close(handle)
-    save_file({"embeddings": embeddings}, partial)
-    os.replace(partial, path)  # atomic: a reader never sees half a file
+    with atomic_path(path) as partial:  # a reader never sees half a file
+        save_file({"embeddings": embeddings}, partial)
     return embeddings
