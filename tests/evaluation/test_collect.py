@@ -10,7 +10,8 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from tpir.evaluation.collect import main, set_task
+from tpir.evaluation.collect import main
+from tpir.evaluation.scores import set_task
 
 
 def write_run(

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tpir.evaluation.protocol import SetScores
+from tpir.evaluation.scores import SetScores
 from tpir.evaluation.tables import csv_text, markdown, output_vs_input_row, table1
 
 

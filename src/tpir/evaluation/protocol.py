@@ -10,13 +10,13 @@ PSNR and SSIM are computed on RGB in [0, 1] (data range 1); SSIM matches scikit-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 
 import torch
 
 from tpir.data.datamodule import DataCatalog
 from tpir.data.datasets import EvaluationSet
 from tpir.evaluation.prompts import prompt_pool
+from tpir.evaluation.scores import SetScores
 from tpir.inference.model import RestorationModel
 from tpir.metrics.image_quality import psnr, ssim
 from tpir.text.corpus import InstructionCorpus
@@ -37,23 +37,6 @@ def apply_protocol(image: torch.Tensor, protocol: str) -> torch.Tensor:
         raise ValueError(f"a {height}x{width} image is smaller than {PAPER_MULTIPLE}x{PAPER_MULTIPLE}.")
     top, left = (height - new_height) // 2, (width - new_width) // 2
     return image[..., top : top + new_height, left : left + new_width]
-
-
-@dataclass
-class SetScores:
-    """Mean scores of one test set; ``psnr_output_vs_input`` says how much restoring changed the image."""
-
-    name: str
-    task: str
-    images: int
-    psnr: float
-    ssim: float
-    psnr_input: float
-    ssim_input: float
-    psnr_output_vs_input: float
-
-    def as_dict(self) -> dict[str, float | int | str]:
-        return asdict(self)
 
 
 class GuidanceCache:

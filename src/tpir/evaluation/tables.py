@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from tpir.data.datamodule import TASKS
-from tpir.evaluation.protocol import SetScores
+from tpir.evaluation.scores import SetScores
 
 TASK_TITLES = {"denoise": "Denoise", "derain": "Derain", "dehaze": "Dehaze"}
 

@@ -11,7 +11,7 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from tpir.evaluation.collect import TEST_SETS_FILE, scores_from_metrics
+from tpir.evaluation.scores import TEST_SETS_FILE, scores_from_metrics
 from tpir.evaluation.tables import table1
 from tpir.utils import build_trainer, write_json_atomic
 
