@@ -18,14 +18,12 @@ before any photo is touched.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-import transformers
 from tqdm import tqdm
 
 from tpir.inference.model import ModelFolderError, RestorationModel
@@ -176,20 +174,9 @@ def load_model(folder: Path, device: torch.device) -> RestorationModel:
 def read_prompt(model: RestorationModel, prompt: str) -> str:
     """The prompt stripped, once the model can read it; raises :class:`SetupError` if empty or too long."""
     try:
-        with _quiet_transformers():  # the tokenizer warns about long prompts before we explain it ourselves
-            return model.check_prompt(prompt)
+        return model.check_prompt(prompt)
     except PromptError as error:
         raise SetupError(f"--prompt: {error}") from error
-
-
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        transformers.logging.set_verbosity(verbosity)
 
 
 def _make_folder(folder: Path) -> None:

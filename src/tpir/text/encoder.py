@@ -167,7 +167,7 @@ class TextEncoder(nn.Module):
 
     def check_prompt(self, prompt: str) -> None:
         """Raise :class:`PromptError` if the prompt has more tokens than the encoder reads."""
-        count = len(self.tokenizer(prompt)["input_ids"])
+        count = len(self.tokenizer(prompt, verbose=False)["input_ids"])  # no warning: we explain
         if count > self.max_length:
             raise PromptError(
                 f"the prompt is {count} tokens long; at most {self.max_length} are read (shorten it)."
