@@ -32,8 +32,8 @@ demo: $(STAMP) ## The main job on the bundled default (clears outputs/demo): bot
 	rm -rf outputs/demo  # each demo starts afresh (stale checkpoints would otherwise be exported)
 	$(BIN)/tpir-train experiment=demo
 	$(BIN)/tpir-train experiment=demo_restore
-	$(BIN)/tpir-export outputs/demo/restore/checkpoints/best.ckpt -o outputs/demo/model
-	$(BIN)/tpir-eval data=bundled 'data.test_sigmas=[25]' hydra.run.dir=outputs/demo/eval report_dir=outputs/demo
+	$(BIN)/tpir-export outputs/demo/restore -o outputs/demo/model
+	$(BIN)/tpir-eval data=bundled 'data.test_levels.denoise=[25]' hydra.run.dir=outputs/demo/eval report_dir=outputs/demo
 	@echo
 	@echo "Report (table + examples):  outputs/demo/report.md, outputs/demo/examples.png"
 	@echo "Exported model:             outputs/demo/model  (tpir-restore uses it by default)"
@@ -42,8 +42,8 @@ demo: $(STAMP) ## The main job on the bundled default (clears outputs/demo): bot
 	@echo "Stage 2 (restoration):      outputs/demo/restore/{checkpoints/,samples/,metrics.json}"
 	@echo "Try:  $(BIN)/tpir-restore photo.jpg --prompt \"remove the rain\" -o restored.png"
 
-test: $(STAMP) ## Run the whole test suite (offline, CPU)
-	$(BIN)/python -m pytest
+test: $(STAMP) ## Run the whole test suite (offline, CPU), notebooks included
+	$(BIN)/python -m pytest --nbmake
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src tests
@@ -62,4 +62,4 @@ wandb-sync: $(STAMP) ## Upload offline W&B runs (outputs/**/wandb/offline-run-*)
 	else WANDB_MODE=online $(BIN)/wandb sync $$runs; fi
 
 clean: ## Remove run outputs and caches (keeps .venv)
-	rm -rf outputs multirun wandb .cache .pytest_cache .ruff_cache
+	rm -rf outputs multirun wandb .cache .pytest_cache .ruff_cache build dist

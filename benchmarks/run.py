@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from tpir.train import CONFIG_DIR
+from tpir.config import CONFIG_DIR
 
 GUIDANCE_DIM = 384  # MiniLM, the default text encoder
 

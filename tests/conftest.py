@@ -18,10 +18,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from tpir.config import CONFIG_DIR
 from tpir.notebook import tiny_model
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PretrainingBert, TextEncoder, corpus_words, tiny_random_bert
-from tpir.train import CONFIG_DIR
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -54,6 +54,25 @@ def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
     return _compose
 
 
+@pytest.fixture
+def compose_eval_config(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose ``conf/eval.yaml`` (``tpir-eval``) with overrides, writing under ``tmp_path``."""
+
+    def _compose(*overrides: str) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(
+                config_name="eval",
+                overrides=[f"paths.log_dir={tmp_path / 'eval'}", *overrides],
+                return_hydra_config=True,
+            )
+        HydraConfig().set_config(cfg)
+        GlobalHydra.instance().clear()
+        return cfg
+
+    return _compose
+
+
 @pytest.fixture(scope="session")
 def corpus() -> InstructionCorpus:
     return InstructionCorpus.load()
@@ -72,7 +91,7 @@ def tiny_encoder(tiny_bert: PretrainingBert) -> TextEncoder:
 @pytest.fixture(scope="session")
 def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random ``guidance=text`` model folder whose output differs from its input (saved once)."""
-    return tiny_model().save(tmp_path_factory.mktemp("tiny_model") / "model")
+    return tiny_model().save_pretrained(tmp_path_factory.mktemp("tiny_model") / "model")
 
 
 # Stage 2 shrunk to seconds: tiny crops, a tiny U-Net; tests add steps, guidance and degradations.
@@ -81,7 +100,6 @@ SMALL_RESTORE_RUN = (
     "datamodule.crop_size=32",
     "datamodule.batch_size=2",
     "datamodule.val_crop=32",
-    "datamodule.test_crop=32",
     "model.dim=8",
     "model.num_blocks=[1,1,1,1]",
     "model.guidance_width=16",

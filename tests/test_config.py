@@ -6,11 +6,20 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
-from tpir.train import CONFIG_DIR
+from tpir.config import CONFIG_DIR
 
 GROUP_OPTIONS = {
     group: sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
-    for group in ("model", "guidance", "data", "degradation", "text_encoder", "trainer", "logger")
+    for group in (
+        "model",
+        "guidance",
+        "data",
+        "degradation",
+        "text_encoder",
+        "trainer",
+        "logger",
+        "callbacks",
+    )
 }
 
 
@@ -46,3 +55,25 @@ def test_paper_model_has_about_forty_million_parameters(compose_config) -> None:
 def test_a_wrong_key_is_refused(compose_config) -> None:
     with pytest.raises(ConfigCompositionException):
         compose_config("stage=restore", "model.dimm=4")
+
+
+def test_a_users_config_folder_joins_through_the_search_path(compose_config, tmp_path: Path) -> None:
+    mine = tmp_path / "my_conf" / "model"
+    mine.mkdir(parents=True)
+    (mine / "wide.yaml").write_text("defaults:\n  - tiny\ndim: 24\n")
+    cfg = compose_config("stage=restore", f"hydra.searchpath=[file://{tmp_path / 'my_conf'}]", "model=wide")
+    assert cfg.model.dim == 24 and cfg.model.num_blocks == [1, 2, 2, 2]
+
+
+def test_places_come_from_the_environment(compose_config, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TPIR_DATA_DIR", "/data/benchmarks")
+    monkeypatch.setenv("TPIR_OUTPUT_DIR", "/scratch/runs")
+    cfg = compose_config("stage=restore")
+    assert cfg.paths.data_dir == "/data/benchmarks" and cfg.paths.log_dir == "/scratch/runs"
+
+
+def test_configs_ship_inside_the_package() -> None:
+    import tpir
+
+    assert Path(CONFIG_DIR).parent == Path(tpir.__file__).parent
+    assert (Path(CONFIG_DIR) / "train.yaml").is_file() and (Path(CONFIG_DIR) / "eval.yaml").is_file()

@@ -30,7 +30,6 @@ def test_ddp_trains_on_two_cpu_processes(tmp_path: Path) -> None:
         "datamodule.batch_size=2",
         "datamodule.crop_size=32",
         "datamodule.val_crop=32",
-        "datamodule.test_crop=32",
         f"paths.log_dir={tmp_path / 'logs'}",
         f"paths.cache_dir={tmp_path / 'cache'}",
     ]

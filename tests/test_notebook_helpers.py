@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tpir import notebook
-from tpir.inference.model import RestorationModel
+from tpir.inference.model import Restorer
 from tpir.notebook import SMOKE_ENV, bundled_crop, find_project_root, load_model, smoke
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def test_load_model_loads_the_folder_or_falls_back(
 ):
     monkeypatch.delenv(SMOKE_ENV, raising=False)
     model = load_model(model_folder)
-    assert isinstance(model, RestorationModel)
+    assert isinstance(model, Restorer)
     assert f"model: {model_folder}" in capsys.readouterr().out
 
     monkeypatch.setattr(notebook, "tiny_model", lambda: "tiny")

@@ -54,7 +54,7 @@ def test_wandb_offline_run_lands_in_the_run_folder(
 def test_run_names_fall_back_to_the_stage_and_groups_are_sweep_folders() -> None:
     from hydra.types import RunMode
 
-    from tpir.train import first_set, sweep_name
+    from tpir.config import first_set, sweep_name
 
     assert first_set("", "restore") == "restore"
     assert first_set("guidance=none,seed=1", "restore") == "guidance=none,seed=1"

@@ -1,3 +1,30 @@
-"""tpir: textual-prompt guided all-in-one image restoration."""
+"""tpir: textual-prompt guided all-in-one image restoration.
+
+import tpir
+model = tpir.load("outputs/demo/model")
+restored = model.restore("photo.png", "remove the rain")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from tpir.inference.model import Restorer
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "load"]
+
+
+def load(folder: str | Path, device: str | torch.device = "cpu") -> Restorer:
+    """The restorer of an exported model folder (``tpir-export``; ``make demo`` writes ``outputs/demo/model``).
+
+    Returns a :class:`tpir.inference.model.Restorer`: ``.restore(image, prompt)`` takes a path, PIL image,
+    numpy array or tensor and returns the same kind. Imported on first call, so ``import tpir`` stays light.
+    """
+    from tpir.inference.model import Restorer
+
+    return Restorer.from_pretrained(folder, device)

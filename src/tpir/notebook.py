@@ -14,9 +14,11 @@ import torch
 
 from tpir.data.datamodule import bundled_image
 from tpir.data.datasets import centre_crop
-from tpir.data.images import to_float
-from tpir.inference.model import SPEC_FILE, ModelSpec, RestorationModel
+from tpir.data.photos import to_float
+from tpir.data.tasks import TASKS
+from tpir.inference.model import CONFIG_FILE, FORMAT_VERSION, Restorer
 from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.guidance import TextGuidance
 from tpir.text.classify import corpus_centroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import TextEncoder, corpus_words, tiny_random_bert
@@ -40,10 +42,9 @@ TINY_BACKBONE = {
     "heads": [1, 2, 4, 8],
     "num_refinement": 1,
     "ffn_expansion": 2.0,
-    "guidance_dim": 32,
     "guidance_width": 16,
 }
-TINY_TASKS = ["denoise", "derain", "dehaze"]
+TINY_TEXT_WIDTH = 32
 _FALSE_VALUES = ("", "0", "false", "no", "off")
 
 
@@ -70,26 +71,31 @@ def find_project_root(start: str | Path | None = None) -> Path:
     return start
 
 
-def tiny_model(seed: int = 0) -> RestorationModel:
+def tiny_model(seed: int = 0) -> Restorer:
     """A tiny random ``guidance=text`` model whose output differs from its input, built in about a second.
 
     A tiny random BERT over the corpus words reads the prompts; the centroids are those of the corpus
     train split; the backbone's last projection is perturbed so that restoring changes pixels.
     """
     corpus = InstructionCorpus.load()
-    bundle = tiny_random_bert(corpus_words(corpus), hidden_size=TINY_BACKBONE["guidance_dim"], seed=seed)
-    encoder = TextEncoder(bundle.model.bert, bundle.tokenizer, 64)
-    centroids = corpus_centroids(encoder, corpus)
+    bundle = tiny_random_bert(corpus_words(corpus), hidden_size=TINY_TEXT_WIDTH, seed=seed)
+    encoder = TextEncoder.from_bundle(bundle)
     with torch.random.fork_rng():  # seeded weights, without touching the caller's random state
         torch.manual_seed(seed)
-        backbone = TextGuidedRestorer(**TINY_BACKBONE)
+        backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=encoder.dim)
         torch.nn.init.normal_(backbone.output.weight, std=0.01)
-    spec = ModelSpec(backbone=TINY_BACKBONE, guidance="text", tasks=TINY_TASKS)
-    tensors = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
-    return RestorationModel.assemble(spec, tensors, encoder, centroids)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "tasks": list(TASKS),
+        "backbone": TINY_BACKBONE,
+        "guidance": {"class": TextGuidance.__name__, "arguments": {}},
+        "max_length": encoder.max_length,
+        "provenance": {"checkpoint": None, "global_step": 0},
+    }
+    return Restorer(config, backbone, TextGuidance(encoder), encoder, corpus_centroids(encoder, corpus))
 
 
-def load_model(folder: str | Path = DEFAULT_MODEL_FOLDER) -> RestorationModel:
+def load_model(folder: str | Path = DEFAULT_MODEL_FOLDER) -> Restorer:
     """The model a notebook looks at: the exported folder, or a tiny random one in smoke mode or without it.
 
     Prints one line saying which model it uses.
@@ -109,13 +115,13 @@ def load_model(folder: str | Path = DEFAULT_MODEL_FOLDER) -> RestorationModel:
     if smoke():
         print(f"smoke mode ({SMOKE_ENV}=1): a tiny random model, not {folder}")
         return tiny_model()
-    if not (folder / SPEC_FILE).is_file():
+    if not (folder / CONFIG_FILE).is_file():
         print(
             f"no model folder at {folder} (run `make demo`): a tiny random model, so restorations mean nothing"
         )
         return tiny_model()
     print(f"model: {folder}")
-    return RestorationModel.load(folder)
+    return Restorer.from_pretrained(folder)
 
 
 def bundled_crop(key: str, size: int | None) -> torch.Tensor:

@@ -2,44 +2,32 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import hydra
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
-
-
-def first_set(*values: Any) -> Any:
-    """The first value that is not empty (``${tpir.or:${hydra:job.override_dirname},${stage.name}}``)."""
-    return next((value for value in values if value not in (None, "")), None)
-
-
-def sweep_name(mode: Any, sweep_dir: str) -> str | None:
-    """The sweep folder's name in a multirun (a W&B group), None for a single run."""
-    return Path(sweep_dir).name if getattr(mode, "name", str(mode)) == "MULTIRUN" else None
-
-
-# Registered on import so that every composition (tpir-train, the tests' compose) can use them.
-OmegaConf.register_new_resolver("tpir.or", first_set, replace=True)
-OmegaConf.register_new_resolver("tpir.sweep_name", sweep_name, replace=True)
+from tpir.config import CONFIG_DIR
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Seed everything, then hand the config to the stage's runner; returns its final metrics."""
+    """Seed everything, then hand the config to the stage's runner (``tpir.stages``); returns its metrics."""
     L.seed_everything(cfg.seed, workers=True)
     run_stage = instantiate(cfg.stage.runner)
     return run_stage(cfg)
 
 
+def objective(metrics: dict[str, float], optimized_metric: str | None) -> float | None:
+    """What a Hydra sweeper optimises: the best value of the optimized metric in the run (else its last)."""
+    if not optimized_metric:
+        return None
+    return metrics.get(f"{optimized_metric}_best", metrics.get(optimized_metric))
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Entry point; returns the optimised metric for Hydra sweepers."""
-    metrics = train(cfg)
-    return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
+    return objective(train(cfg), cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":

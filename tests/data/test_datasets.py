@@ -7,8 +7,10 @@ from PIL import Image
 
 from tpir.data.datamodule import RestorationDataModule, benchmark_catalog, bundled_catalog
 from tpir.data.datasets import EvaluationSet, ImageBank, RealPairs, SyntheticPairs, TaskMixture
-from tpir.data.images import ImageReadError, read_image_uint8
-from tpir.data.layout import DataLayoutError, derain_train_pairs, pair_id
+from tpir.data.degradations import NoiseParams
+from tpir.data.layout import DataLayoutError, pair_id, train_pairs
+from tpir.data.photos import PhotoError, read_image_uint8
+from tpir.data.tasks import TASKS
 from tpir.text.corpus import InstructionCorpus
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -53,7 +55,7 @@ def test_pair_ids_follow_the_benchmark_names() -> None:
 
 
 def test_rain_pairs_match_by_id_not_by_order(layout: Path) -> None:
-    pairs = derain_train_pairs(layout)
+    pairs = train_pairs(layout, TASKS["derain"])
     assert [(p.lq.name, p.gt.name) for p in pairs] == [
         ("rain-1.png", "norain-1.png"),
         ("rain-10.png", "norain-10.png"),
@@ -64,27 +66,30 @@ def test_rain_pairs_match_by_id_not_by_order(layout: Path) -> None:
 
 
 def test_benchmark_catalog_finds_every_set(layout: Path) -> None:
-    catalog = benchmark_catalog(layout, val_images=2, test_sigmas=(15, 50))
+    catalog = benchmark_catalog(layout, val_images=2, test_levels={"denoise": (15, 50)})
     assert set(catalog.test) == {"Tiny_sigma15", "Tiny_sigma50", "TinyRain", "TinyHaze"}
     assert [len(source) for source, _ in catalog.train["dehaze"]] == [8, 2]  # synthetic on clean + real pairs
     assert len(catalog.val["denoise"]) == 2
 
 
 def test_missing_root_shows_the_layout(tmp_path: Path) -> None:
-    with pytest.raises(DataLayoutError, match=r"(?s)does not exist.*Train/Derain/rainy/rain-N.png"):
+    with pytest.raises(
+        DataLayoutError,
+        match=r"(?s)does not exist.*TPIR_DATA_DIR.*Train/Derain/rainy/ +with Train/Derain/gt/",
+    ):
         benchmark_catalog(tmp_path / "nowhere")
 
 
 def test_unpaired_input_is_named(layout: Path) -> None:
     (layout / "Train" / "Derain" / "gt" / "norain-2.png").unlink()
     with pytest.raises(DataLayoutError, match=r"rain-2.png has no target with id '2'"):
-        derain_train_pairs(layout)
+        train_pairs(layout, TASKS["derain"])
 
 
 def test_unreadable_image_is_named(tmp_path: Path) -> None:
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    with pytest.raises(ImageReadError, match=r"broken.png: not a readable image"):
+    with pytest.raises(PhotoError, match=r"broken.png: not a readable image"):
         read_image_uint8(broken)
 
 
@@ -100,8 +105,8 @@ def test_grayscale_and_16_bit_images_become_8_bit_rgb(tmp_path: Path) -> None:
 def test_mixture_balances_tasks_and_is_seeded(corpus: InstructionCorpus) -> None:
     bank = ImageBank([torch.randint(0, 256, (3, 50, 60), dtype=torch.uint8)], names=["x"])
     sources = {
-        "denoise": [(SyntheticPairs(bank, "noise"), 1.0)],
-        "dehaze": [(SyntheticPairs(bank, "haze"), 1.0)],
+        "denoise": [(SyntheticPairs(bank, "denoise"), 1.0)],
+        "dehaze": [(SyntheticPairs(bank, "dehaze"), 1.0)],
     }
     prompts = {task: corpus.sentences("train", task) for task in sources}
     mixture = TaskMixture(sources, prompts, {"denoise": 0, "dehaze": 1}, crop_size=32, length=8)
@@ -117,7 +122,9 @@ def test_mixture_balances_tasks_and_is_seeded(corpus: InstructionCorpus) -> None
 def test_evaluation_set_is_the_same_on_every_call(corpus: InstructionCorpus) -> None:
     bank = ImageBank([torch.randint(0, 256, (3, 30, 40), dtype=torch.uint8)], names=["x"])
     prompts = corpus.sentences("test", "denoise")
-    evaluation = EvaluationSet("toy", SyntheticPairs(bank, "noise", 25.0), "denoise", 0, prompts, seed=3)
+    evaluation = EvaluationSet(
+        "toy", SyntheticPairs(bank, "denoise", NoiseParams(25.0)), "denoise", 0, prompts, seed=3
+    )
     first, again = evaluation[0], evaluation[0]
     assert torch.equal(first["lq"], again["lq"]) and first["prompt"] == again["prompt"]
     assert first["set"] == "toy" and first["prompt"] in prompts
@@ -133,22 +140,36 @@ def test_bundled_datamodule_serves_every_task(corpus: InstructionCorpus) -> None
     batch = next(iter(datamodule.train_dataloader()))
     assert batch["lq"].shape == (4, 3, 48, 48) and len(batch["prompt"]) == 4
     assert datamodule.evaluation_set_names("val") == ["denoise", "derain"]
-    assert datamodule.evaluation_set_names("test") == ["bundled_denoise", "bundled_derain"]
+    assert datamodule.evaluation_set_names("test") == ["bundled_denoise_sigma25", "bundled_derain"]
 
 
 def test_unknown_task_is_refused(corpus: InstructionCorpus) -> None:
     with pytest.raises(
-        ValueError, match=r"should be a non-empty subset of \['denoise', 'derain', 'dehaze'\]"
+        ValueError, match=r"expected a non-empty subset of the declared tasks \(denoise, derain, dehaze\)"
     ):
         RestorationDataModule(bundled_catalog(), ["desnow"], corpus)
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not beside the project")
 def test_shared_benchmark_data_pairs_up() -> None:
-    catalog = benchmark_catalog(SHARED_DATA)
-    assert len(catalog.train["derain"][0][0]) == 200
+    catalog = benchmark_catalog(SHARED_DATA, source_weights={"derain": {"synthetic": 0.0}})
+    ((rain_pairs, weight),) = catalog.train["derain"]
+    assert isinstance(rain_pairs, RealPairs) and len(rain_pairs) == 200 and weight == 1.0
     assert {"CBSD68_sigma25", "Rain100L", "SOTS", "HSTS"} <= set(catalog.test)
     task, rain100l = catalog.test["Rain100L"]
     lq, gt = rain100l.pair(0, torch.Generator(), None)
     assert task == "derain" and lq.shape == gt.shape
     assert bool((lq >= gt - 1 / 255).all()), "Rain100L rain is additive"
+
+
+def test_dihedral_augmentation_draws_all_eight_and_moves_pairs_together() -> None:
+    from tpir.data.datasets import random_dihedral
+
+    image = torch.arange(12.0).view(1, 3, 4)  # no symmetry: each transform gives another array
+    generator = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(200):
+        lq, gt = random_dihedral([image, image + 100], generator)
+        assert torch.equal(gt, lq + 100)
+        seen.add(tuple(lq.flatten().tolist()) + tuple(lq.shape))
+    assert len(seen) == 8

@@ -20,12 +20,20 @@ from tpir.data.degradations import (
     add_gaussian_noise,
     add_haze,
     add_rain_streaks,
-    apply_degradation,
     estimate_depth_proxy,
     sample_haze_params,
     sample_noise_params,
     sample_rain_params,
 )
+from tpir.data.tasks import TASKS, get_task
+
+# Each declared task by the name of its degradation ("noise" -> the denoise task).
+BY_DEGRADATION = {task.degradation: task for task in TASKS.values()}
+
+
+def apply_degradation(name: str, image: torch.Tensor, generator: torch.Generator, params=None):
+    return BY_DEGRADATION[name].apply(image, generator, params)
+
 
 FIXED_PARAMS = {
     "noise": NoiseParams(sigma=25),
@@ -253,10 +261,10 @@ def test_apply_degradation_samples_when_no_params_are_given() -> None:
         assert not torch.equal(degraded, image)
 
 
-def test_apply_degradation_refuses_unknown_names_and_mismatched_params() -> None:
-    with pytest.raises(ValueError, match="'blur'"):
-        apply_degradation("blur", grey(), gen())
-    with pytest.raises(ValueError, match="Expected RainParams"):
-        apply_degradation("rain", grey(), gen(), NoiseParams(25))
+def test_tasks_refuse_unknown_names_and_mismatched_params() -> None:
+    with pytest.raises(ValueError, match=r"unknown task 'deblur'; expected one of denoise, derain, dehaze"):
+        get_task("deblur")
+    with pytest.raises(ValueError, match="task 'derain' takes RainParams parameters, got NoiseParams"):
+        TASKS["derain"].apply(grey(), gen(), NoiseParams(25))
     with pytest.raises(ValueError, match="sigma"):
         add_gaussian_noise(grey(), -1, gen())

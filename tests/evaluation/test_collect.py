@@ -11,7 +11,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from tpir.evaluation.collect import main
-from tpir.evaluation.scores import set_task
+from tpir.evaluation.scores import OTHER_TASK, scores_from_metrics
 
 
 def write_run(
@@ -86,8 +86,18 @@ def test_a_sweep_prints_one_row_per_run_in_the_paper_layout(guidance_sweep: Path
 def test_runs_on_different_sets_share_the_union_of_columns(tmp_path: Path, capsys) -> None:
     """Table 3: each combination is tested on its own tasks; the others' cells are "—" (empty in CSV)."""
     root = tmp_path / "sweep"
-    write_run(root / "a", ["degradation=noise"], scores("bundled_denoise", 30.0, 0.9))
-    write_run(root / "b", ["degradation=rain"], scores("bundled_derain", 32.0, 0.8, 25.0, 0.7))
+    write_run(
+        root / "a",
+        ["degradation=noise"],
+        scores("bundled_denoise", 30.0, 0.9),
+        {"bundled_denoise": "denoise"},
+    )
+    write_run(
+        root / "b",
+        ["degradation=rain"],
+        scores("bundled_derain", 32.0, 0.8, 25.0, 0.7),
+        {"bundled_derain": "derain"},
+    )
     out = tmp_path / "tables" / "table3"
     assert main([str(root), "-o", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -100,7 +110,9 @@ def test_runs_on_different_sets_share_the_union_of_columns(tmp_path: Path, capsy
 
 
 def test_a_run_without_overrides_file_is_named_by_its_folder(tmp_path: Path, capsys) -> None:
-    write_run(tmp_path / "guidance=onehot", None, scores("bundled_dehaze", 25.0, 0.8))
+    write_run(
+        tmp_path / "guidance=onehot", None, scores("bundled_dehaze", 25.0, 0.8), {"bundled_dehaze": "dehaze"}
+    )
     assert main([str(tmp_path), "--metric-prefix", "test"]) == 0
     assert "| guidance=onehot | 25.00/0.8000 | 25.00/0.8000 |" in capsys.readouterr().out
 
@@ -132,19 +144,15 @@ def test_a_folder_without_runs_exits_2_with_one_line(tmp_path: Path, capsys, cas
     assert not (root / "collected.md").exists()
 
 
-@pytest.mark.parametrize(
-    ("name", "task"),
-    [
-        ("bundled_derain", "derain"),
+def test_a_set_takes_its_task_from_test_sets_json_or_its_name() -> None:
+    metrics = {f"test/psnr/{name}": 30.0 for name in ("CBSD68_sigma25", "dehaze", "Urban100")}
+    found = scores_from_metrics(metrics, {"CBSD68_sigma25": "denoise"})
+    # test_sets.json names the first; a validation set is named by its task; nothing is guessed.
+    assert [(s.name, s.task) for s in found] == [
         ("CBSD68_sigma25", "denoise"),
-        ("Rain100H", "derain"),
-        ("SOTS_outdoor", "dehaze"),
         ("dehaze", "dehaze"),
-        ("Urban100", "other"),
-    ],
-)
-def test_set_task_reads_the_task_from_the_set_name(name: str, task: str) -> None:
-    assert set_task(name) == task
+        ("Urban100", OTHER_TASK),
+    ]
 
 
 @pytest.mark.parametrize("experiment", ["ablation_degradations", "ablation_guidance", "ablation_sizes"])
@@ -187,7 +195,7 @@ def test_the_guidance_ablation_sweeps_and_collects_into_table_4(tmp_path: Path) 
         "model.num_blocks=[1,1,1,1]",
         "model.guidance_width=16",
         "datamodule.val_crop=32",
-        "datamodule.test_crop=32",
+        "test_limit=1",
         f"paths.log_dir={tmp_path / 'logs'}",
         f"paths.cache_dir={tmp_path / 'cache'}",
     ]
@@ -202,7 +210,7 @@ def test_the_guidance_ablation_sweeps_and_collects_into_table_4(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "| Run | Denoise bundled | Derain bundled | Dehaze bundled | Average |"
+    assert lines[0] == "| Run | Denoise bundled σ=25 | Derain bundled | Dehaze bundled | Average |"
     assert [line.split(" | ")[0] for line in lines[2:]] == [
         "| Input",
         "| guidance=text",

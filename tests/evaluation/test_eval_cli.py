@@ -10,11 +10,12 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 
+from tpir.config import CONFIG_DIR
 from tpir.evaluation.cli import evaluate, write_results
-from tpir.inference.model import ModelSpec, RestorationModel
+from tpir.inference.model import Restorer
 from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.guidance import TaskEmbeddingGuidance
 from tpir.notebook import TINY_BACKBONE, tiny_model
-from tpir.train import CONFIG_DIR
 
 
 def eval_config(tmp_path: Path, *overrides: str):
@@ -38,11 +39,11 @@ def test_eval_writes_table1_for_every_bundled_set(tmp_path: Path, model_folder: 
     text = write_results(results, tmp_path / "eval")
 
     assert [s["name"] for s in results["sets"]] == [
-        "bundled_derain",
-        "bundled_dehaze",
         "bundled_denoise_sigma15",
         "bundled_denoise_sigma25",
         "bundled_denoise_sigma50",
+        "bundled_derain",
+        "bundled_dehaze",
     ]
     header = results["table"]["header"]
     assert header[1:4] == ["Denoise bundled σ=15", "Denoise bundled σ=25", "Denoise bundled σ=50"]
@@ -56,7 +57,7 @@ def test_eval_writes_table1_for_every_bundled_set(tmp_path: Path, model_folder: 
     sigma15 = next(s for s in saved["sets"] if s["name"] == "bundled_denoise_sigma15")
     assert rows[2][1] == f"{sigma15['psnr']:.2f}" and sigma15["images"] == 1
     # Less noise, a cleaner input: the input's PSNR falls with sigma.
-    inputs = [s["psnr_input"] for s in saved["sets"][2:]]
+    inputs = [s["psnr_input"] for s in saved["sets"][:3]]
     assert inputs[0] > inputs[1] > inputs[2]
     assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "report" / "examples.png").is_file()
 
@@ -76,18 +77,21 @@ def test_fixed_prompts_need_a_sentence(tmp_path: Path, model_folder: Path) -> No
 
 def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(tmp_path: Path) -> None:
     text_model = tiny_model()
-    backbone = TINY_BACKBONE | {"guidance_dim": 4}
-    weights = {f"backbone.{k}": v for k, v in TextGuidedRestorer(**backbone).state_dict().items()}
-    weights["task_embedding.weight"] = torch.randn(2, 4)
-    spec = ModelSpec(backbone=backbone, guidance="onehot", tasks=["denoise", "derain"])
-    model = RestorationModel.assemble(spec, weights, text_model.encoder, text_model.centroids)
-    folder = model.save(tmp_path / "onehot")
+    guidance = TaskEmbeddingGuidance(["denoise", "derain"], dim=4)
+    config = text_model.config | {
+        "tasks": ["denoise", "derain"],
+        "guidance": {"class": "TaskEmbeddingGuidance", "arguments": guidance.export_arguments()},
+    }
+    backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=4)
+    model = Restorer(config, backbone, guidance, text_model.reader, text_model.centroids)
+    folder = model.save_pretrained(tmp_path / "onehot")
 
     results = evaluate(eval_config(tmp_path, f"model_dir={folder}"))
     assert {s["task"] for s in results["sets"]} == {"denoise", "derain"}  # dehaze: not its task
     # The random prompts of a set name its task, so the model is given that task, whatever the
     # tiny random encoder understands the sentence as.
+    loaded = Restorer.from_pretrained(folder)
     derain_prompt = "please wipe out the rain"
     torch.testing.assert_close(
-        model.guidance_vector(derain_prompt, "derain"), weights["task_embedding.weight"][1:2]
+        loaded.read_prompt(derain_prompt, "derain").z, guidance.embedding.weight[1:2].detach()
     )

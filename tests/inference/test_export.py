@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import instantiate
 
 from tpir.inference.export import main as export_main
-from tpir.inference.model import ModelFolderError, RestorationModel
+from tpir.inference.model import ModelFolderError, Restorer
+from tpir.models.module import RestorationModule
 from tpir.train import train
 
 STEPS = ("trainer.max_steps=2", "trainer.val_check_interval=2", "degradation=noise_rain")
@@ -25,30 +25,55 @@ def trained_run(compose_config, small_run: tuple[str, ...], guidance: str):
 def test_exported_model_restores_like_the_trained_module(
     compose_config, small_restore_run, tmp_path: Path, guidance: str
 ) -> None:
-    cfg, checkpoint = trained_run(compose_config, small_restore_run, guidance)
-    module = instantiate(cfg.module)
-    module.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"])
-    module.eval()
+    _, checkpoint = trained_run(compose_config, small_restore_run, guidance)
+    # The checkpoint alone rebuilds the module: its hyper-parameters are its config, as plain values.
+    module = RestorationModule.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
     image = torch.rand(1, 3, 37, 45, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = module(image, [PROMPT], torch.tensor([1])).clamp(0, 1)  # task 1: derain
 
-    exported = RestorationModel.from_checkpoint(checkpoint, cfg)
-    folder = exported.save(tmp_path / "model")
-    loaded = RestorationModel.load(folder)
+    exported = Restorer.from_checkpoint(checkpoint)
+    folder = exported.save_pretrained(tmp_path / "model")
+    loaded = Restorer.from_pretrained(folder)
     for model in (exported, loaded):
-        torch.testing.assert_close(model.restore(image, PROMPT), expected, atol=1e-6, rtol=0)
-    assert loaded.understand(PROMPT).category in loaded.centroids.categories
-    spec = json.loads((folder / "tpir_model.json").read_text())
-    assert spec["guidance"] == guidance and spec["tasks"] == ["denoise", "derain"]
-    assert spec["provenance"]["global_step"] == 2
+        torch.testing.assert_close(model.restore(image, PROMPT), expected, atol=1e-5, rtol=0)
+        assert model.read_prompt(PROMPT).understanding.category in model.centroids.categories
+    config = json.loads((folder / "config.json").read_text())
+    expected_class = {"text": "TextGuidance", "onehot": "TaskEmbeddingGuidance", "none": "NoGuidance"}
+    assert config["guidance"]["class"] == expected_class[guidance] and config["tasks"] == [
+        "denoise",
+        "derain",
+    ]
+    assert config["provenance"]["global_step"] == 2
+    assert "Training configuration" in (folder / "README.md").read_text()
+
+
+def _resaved(checkpoint: Path, change) -> Path:
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    change(saved["hyper_parameters"])
+    path = checkpoint.with_name("changed.ckpt")
+    torch.save(saved, path)
+    return path
 
 
 def test_export_refuses_an_encoder_the_run_did_not_use(compose_config, small_restore_run) -> None:
-    cfg, checkpoint = trained_run(compose_config, small_restore_run, "text")
-    cfg.text_encoder.seed = cfg.seed + 1  # another random BERT: other embeddings
+    _, checkpoint = trained_run(compose_config, small_restore_run, "text")
+
+    def other_encoder(hparams: dict) -> None:
+        hparams["guidance"]["encoder"]["bundle"]["seed"] += 1  # another random BERT: other embeddings
+
     with pytest.raises(ModelFolderError, match="does not give the embeddings"):
-        RestorationModel.from_checkpoint(checkpoint, cfg)
+        Restorer.from_checkpoint(_resaved(checkpoint, other_encoder))
+
+
+def test_export_refuses_a_checkpoint_that_names_foreign_code(compose_config, small_restore_run) -> None:
+    _, checkpoint = trained_run(compose_config, small_restore_run, "none")
+
+    def foreign(hparams: dict) -> None:
+        hparams["optimizer"]["_target_"] = "os.system"
+
+    with pytest.raises(ModelFolderError, match=r"names 'os\.system'"):
+        Restorer.from_checkpoint(_resaved(checkpoint, foreign))
 
 
 class NotATensor:
@@ -59,7 +84,7 @@ def test_checkpoints_that_need_unpickling_are_refused(tmp_path: Path) -> None:
     checkpoint = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "payload": NotATensor()}, checkpoint)
     with pytest.raises(ModelFolderError, match="not a checkpoint that loads safely"):
-        RestorationModel.from_checkpoint(checkpoint, tmp_path / "config.yaml")
+        Restorer.from_checkpoint(checkpoint)
 
 
 def test_export_cli_reports_problems_in_one_line(tmp_path: Path, capsys) -> None:
@@ -69,22 +94,24 @@ def test_export_cli_reports_problems_in_one_line(tmp_path: Path, capsys) -> None
     (tmp_path / "out").mkdir()
     assert export_main([str(tmp_path / "missing.ckpt"), "-o", str(tmp_path / "out")]) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert export_main([str(tmp_path), "-o", str(tmp_path / "other")]) == 2
+    assert "without checkpoints/best.ckpt or checkpoints/last.ckpt" in capsys.readouterr().err
 
 
 def test_loading_a_folder_that_is_not_a_model_says_so(tmp_path: Path) -> None:
     with pytest.raises(ModelFolderError, match="not a tpir model folder"):
-        RestorationModel.load(tmp_path)
+        Restorer.from_pretrained(tmp_path)
 
 
 def test_overwrite_replaces_only_a_model_folder(model_folder: Path, tmp_path: Path) -> None:
-    model = RestorationModel.load(model_folder)
+    model = Restorer.from_pretrained(model_folder)
     user_folder = tmp_path / "thesis"
     user_folder.mkdir()
     (user_folder / "thesis.tex").write_text("months of work")
     with pytest.raises(FileExistsError, match="not a tpir model folder"):
-        model.save(user_folder, overwrite=True)
+        model.save_pretrained(user_folder, overwrite=True)
     assert (user_folder / "thesis.tex").read_text() == "months of work"
-    first = model.save(tmp_path / "model")
-    model.save(first, overwrite=True)  # an existing model folder is replaced
-    assert RestorationModel.load(first).spec == model.spec
+    first = model.save_pretrained(tmp_path / "model")
+    model.save_pretrained(first, overwrite=True)  # an existing model folder is replaced
+    assert Restorer.from_pretrained(first).config == model.config
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "thesis"]  # nothing left beside it

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tpir.inference.photos import Photo, read_photo, write_photo
+from tpir.data.photos import Photo, read_photo, write_photo
 from tpir.inference.restore import main
 from tpir.metrics.image_quality import psnr
 
@@ -180,7 +180,7 @@ def test_a_damaged_model_folder_is_one_line(
 ):
     damaged = tmp_path / "damaged"
     damaged.mkdir()
-    (damaged / "tpir_model.json").write_text((model_folder / "tpir_model.json").read_text())
+    (damaged / "config.json").write_text((model_folder / "config.json").read_text())
     (damaged / "model.safetensors").write_bytes(b"truncated")
     source = save(pixels(3), tmp_path / "photo.png")
     status, _, err = run(capsys, source, "--prompt", PROMPT, "--model", damaged)

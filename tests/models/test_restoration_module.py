@@ -15,9 +15,17 @@ def test_stage2_fast_dev_run_for_each_guidance(compose_config, small_restore_run
     metrics = train(cfg)
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert saved == pytest.approx(metrics)
-    for key in ("val/psnr", "val/psnr/denoise", "val/ssim/derain", "test/psnr/bundled_denoise", "train/loss"):
+    for key in (
+        "val/psnr",
+        "val/psnr/denoise",
+        "val/ssim/derain",
+        "test/psnr/bundled_denoise_sigma25",
+        "train/loss",
+    ):
         assert key in saved
-    assert "val/psnr/dehaze" not in saved  # not a trained task
+    assert "val/psnr/dehaze" not in saved and "test/psnr/bundled_dehaze" not in saved  # not a trained task
+    # Even a fast_dev_run leaves a checkpoint to export.
+    assert (Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt").is_file()
 
 
 def test_training_resumes_exactly_from_the_last_checkpoint(compose_config, small_restore_run) -> None:
@@ -71,3 +79,30 @@ def test_text_guidance_standardises_z_with_the_corpus_training_embeddings(
     table = module.guidance.training_embeddings
     torch.testing.assert_close(module.backbone.guidance.input_mean, table.mean(0))
     torch.testing.assert_close(module.backbone.guidance.input_std, table.std(0))
+
+
+def test_lr_is_logged_ema_averages_and_the_objective_is_the_best_score(
+    compose_config, small_restore_run
+) -> None:
+    import csv
+
+    from tpir.train import objective
+
+    cfg = compose_config(
+        *small_restore_run,
+        "degradation=noise",
+        "logger=csv",
+        "callbacks=ema",
+        "callbacks.ema.update_starting_at_step=1",
+        "trainer.max_steps=4",
+        "trainer.val_check_interval=2",
+        "trainer.log_every_n_steps=1",
+    )
+    metrics = train(cfg)
+    rows = list(csv.DictReader((Path(cfg.paths.output_dir) / "csv" / "metrics.csv").open()))
+    assert any(row.get("lr-AdamW") for row in rows)  # LearningRateMonitor
+    vals = [float(row["val/psnr"]) for row in rows if row.get("val/psnr")]
+    assert metrics["val/psnr_best"] == pytest.approx(max(vals))
+    assert objective(metrics, "val/psnr") == metrics["val/psnr_best"]
+    saved = torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+    assert "current_model_state" in saved  # EMAWeightAveraging saved the averaged weights as the state

@@ -1,1 +1,1 @@
-"""Data: synthetic degradations, datasets, datamodules and prompts."""
+"""Data: task declarations, synthetic degradations, photo IO, the benchmark layout, datasets and datamodules."""

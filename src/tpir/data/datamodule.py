@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,26 +13,13 @@ import torch
 from torch.utils.data import DataLoader
 from typing_extensions import override
 
-from tpir.data.datasets import (
-    TASK_DEGRADATION,
-    EvaluationSet,
-    ImageBank,
-    PairSource,
-    RealPairs,
-    SyntheticPairs,
-    TaskMixture,
-)
-from tpir.data.layout import (
-    check_root,
-    dehaze_train_pairs,
-    denoise_test_sets,
-    denoise_train_images,
-    derain_train_pairs,
-    paired_test_sets,
-)
+from tpir.data.datasets import EvaluationSet, ImageBank, PairSource, RealPairs, SyntheticPairs, TaskMixture
+from tpir.data.layout import check_root, clean_train_images, task_test_sets, train_pairs
+from tpir.data.tasks import TASKS, Task
 from tpir.text.corpus import BLIND_CATEGORY, InstructionCorpus
 
-TASKS = tuple(TASK_DEGRADATION)
+# Strength of validation and test sets of tasks with test levels, when test_levels does not name them.
+DEFAULT_TEST_LEVELS = {"sigma": (25.0,)}
 
 
 @dataclass
@@ -84,81 +71,114 @@ def _bank(keys: Sequence[str]) -> ImageBank:
     return ImageBank([bundled_image(k) for k in keys], names=[k.split(":")[1] for k in keys])
 
 
-def bundled_catalog(eval_sigma: float = 25.0, test_sigmas: Sequence[float] | None = None) -> DataCatalog:
-    """The bundled default: photographs degraded synthetically; the held-out ones are val and test sets.
+def _levels(task: Task, test_levels: Mapping[str, Sequence[float]]) -> list[float]:
+    """The fixed strengths a leveled task is tested at (the first one also validates it)."""
+    levels = test_levels.get(task.name, DEFAULT_TEST_LEVELS.get(task.test_level or ""))
+    if not levels:
+        raise ValueError(
+            f"data.test_levels names no strength for task {task.name!r}; add e.g. {task.name}: [1]."
+        )
+    return [float(level) for level in levels]
 
-    Denoising is validated and tested at ``eval_sigma``; ``test_sigmas`` tests it at each of several
-    noise levels instead (sets ``bundled_denoise_sigma<s>``), as ``tpir-eval`` does.
-    """
-    train, held_out = _bank(BUNDLED_TRAIN), _bank(BUNDLED_TEST)
-    sources = {
-        task: SyntheticPairs(held_out, degradation, eval_sigma if degradation == "noise" else None)
-        for task, degradation in TASK_DEGRADATION.items()
+
+def _synthetic_sets(
+    prefix: str, bank: ImageBank, test_levels: Mapping[str, Sequence[float]]
+) -> dict[str, tuple[str, PairSource]]:
+    """A test set of every task on ``bank``: ``<prefix>_<task>`` (``_<level>`` per strength where leveled)."""
+    sets: dict[str, tuple[str, PairSource]] = {}
+    for task in TASKS.values():
+        if task.test_level is None:
+            sets[f"{prefix}_{task.name}"] = (task.name, SyntheticPairs(bank, task.name))
+            continue
+        for level in _levels(task, test_levels):
+            name = f"{prefix}_{task.name}_{task.level_name(level)}"
+            sets[name] = (task.name, SyntheticPairs(bank, task.name, task.params_at_level(level)))
+    return sets
+
+
+def _validation_sources(bank: ImageBank, test_levels: Mapping[str, Sequence[float]]) -> dict[str, PairSource]:
+    """A fixed-seed synthetic validation source per task, at its first test level where leveled."""
+    return {
+        task.name: SyntheticPairs(
+            bank,
+            task.name,
+            None if task.test_level is None else task.params_at_level(_levels(task, test_levels)[0]),
+        )
+        for task in TASKS.values()
     }
-    test = {f"bundled_{task}": (task, source) for task, source in sources.items()}
-    if test_sigmas is not None:
-        del test["bundled_denoise"]
-        for sigma in test_sigmas:
-            test[f"bundled_denoise_sigma{sigma:g}"] = ("denoise", SyntheticPairs(held_out, "noise", sigma))
+
+
+def bundled_catalog(test_levels: Mapping[str, Sequence[float]] | None = None) -> DataCatalog:
+    """The bundled default: photographs degraded synthetically, every declared task.
+
+    The held-out photographs are the validation sets (named by task) and the test sets
+    (``bundled_<task>``, ``bundled_denoise_sigma25``). ``test_levels`` gives the strengths of leveled
+    tasks (default: sigma 25); validation uses the first.
+    """
+    test_levels = test_levels or {}
+    train, held_out = _bank(BUNDLED_TRAIN), _bank(BUNDLED_TEST)
     return DataCatalog(
-        train={
-            task: [(SyntheticPairs(train, degradation), 1.0)]
-            for task, degradation in TASK_DEGRADATION.items()
-        },
-        val=sources,
-        test=test,
+        train={task: [(SyntheticPairs(train, task), 1.0)] for task in TASKS},
+        val=_validation_sources(held_out, test_levels),
+        test=_synthetic_sets("bundled", held_out, test_levels),
     )
 
 
 def benchmark_catalog(
     root: str | Path,
     val_images: int = 8,
-    real_haze_weight: float = 0.2,
-    synthetic_rain_weight: float = 0.0,
-    test_sigmas: Sequence[float] = (25.0,),
+    source_weights: Mapping[str, Mapping[str, float]] | None = None,
+    test_levels: Mapping[str, Sequence[float]] | None = None,
 ) -> DataCatalog:
-    """The standard layout under ``root`` (DESIGN.md section 5).
+    """The standard layout under ``root`` (see ``tpir.data.layout``).
 
-    Training: noise on ``Train/Denoise`` images; the real rain pairs (plus synthetic rain with
-    ``synthetic_rain_weight``); synthetic haze on the clean images plus the real haze pairs with
-    ``real_haze_weight``. The last ``val_images`` clean images are held out as synthetic validation sets.
-    Test: every ``test/<task>/<set>`` found, denoising sets once per sigma of ``test_sigmas``.
+    Training, per task: its synthetic degradation of the clean ``Train/Denoise`` images and its real pairs
+    (``Train/<Task>/...``, when present), drawn with ``source_weights[task]`` (keys ``synthetic`` and
+    ``real``; 1.0 each where not given). The last ``val_images`` clean images are held out as synthetic
+    validation sets. Test: every ``test/<task>/<set>`` found, leveled tasks once per strength of
+    ``test_levels`` (default: sigma 25).
 
     Raises:
         DataLayoutError: ``root`` is missing or does not follow the layout.
+        ValueError: a task has no training source of positive weight.
     """
     root = check_root(root)
-    clean = denoise_train_images(root)
+    source_weights, test_levels = source_weights or {}, test_levels or {}
+    clean = clean_train_images(root)
     if len(clean) <= val_images:
         raise ValueError(
             f"{root}/Train/Denoise has {len(clean)} images; need more than val_images={val_images}."
         )
     train_bank, val_bank = ImageBank(clean[:-val_images]), ImageBank(clean[-val_images:])
-    rain: list[tuple[PairSource, float]] = [(RealPairs(derain_train_pairs(root)), 1.0)]
-    if synthetic_rain_weight > 0:
-        rain.append((SyntheticPairs(train_bank, "rain"), synthetic_rain_weight))
-    haze: list[tuple[PairSource, float]] = [(SyntheticPairs(train_bank, "haze"), 1.0)]
-    if real_haze_weight > 0 and (root / "Train" / "Dehaze").is_dir():
-        haze.append((RealPairs(dehaze_train_pairs(root)), real_haze_weight))
+    train: dict[str, list[tuple[PairSource, float]]] = {}
     test: dict[str, tuple[str, PairSource]] = {}
-    for name, images in denoise_test_sets(root).items():
-        for sigma in test_sigmas:
-            test[f"{name}_sigma{sigma:g}"] = ("denoise", SyntheticPairs(ImageBank(images), "noise", sigma))
-    for task in ("derain", "dehaze"):
-        for name, pairs in paired_test_sets(root, task).items():
-            test[name] = (task, RealPairs(pairs))
-    return DataCatalog(
-        train={"denoise": [(SyntheticPairs(train_bank, "noise"), 1.0)], "derain": rain, "dehaze": haze},
-        val={
-            task: SyntheticPairs(val_bank, degradation, test_sigmas[0] if degradation == "noise" else None)
-            for task, degradation in TASK_DEGRADATION.items()
-        },
-        test=test,
-    )
+    for task in TASKS.values():
+        weights = {"synthetic": 1.0, "real": 1.0, **source_weights.get(task.name, {})}
+        pairs = train_pairs(root, task)
+        sources: list[tuple[PairSource, float]] = []
+        if weights["synthetic"] > 0:
+            sources.append((SyntheticPairs(train_bank, task.name), weights["synthetic"]))
+        if pairs and weights["real"] > 0:
+            sources.append((RealPairs(pairs), weights["real"]))
+        if not sources:
+            raise ValueError(
+                f"task {task.name!r} has no training source: data.source_weights.{task.name} gives the "
+                f"synthetic one weight 0 and there are no real pairs in {root}/Train/{task.train_folder}."
+            )
+        train[task.name] = sources
+        for name, items in task_test_sets(root, task).items():
+            if task.test_level is None:
+                test[name] = (task.name, RealPairs(items))
+                continue
+            for level in _levels(task, test_levels):
+                source = SyntheticPairs(ImageBank(items), task.name, task.params_at_level(level))
+                test[f"{name}_{task.level_name(level)}"] = (task.name, source)
+    return DataCatalog(train=train, val=_validation_sources(val_bank, test_levels), test=test)
 
 
 class RestorationDataModule(L.LightningDataModule):
-    """Training mixture of the chosen tasks, a validation set per task, the test sets of those tasks.
+    """Training mixture of the chosen tasks, a validation set per task, the test sets of those tasks
+    (``test_sets``, scored after training by ``tpir.evaluation``, as ``tpir-eval`` scores them).
 
     Args:
         catalog: where the images come from (``data`` config group).
@@ -170,7 +190,6 @@ class RestorationDataModule(L.LightningDataModule):
         samples_per_epoch: length of a training epoch.
         blind_probability: share of training samples prompted with a blind prompt.
         val_crop: centre crop of validation images, for speed; None keeps them whole.
-        test_crop: centre crop of test images (tests and quick looks); None keeps them whole.
         seed: seed of the fixed evaluation sets.
         num_workers: DataLoader workers.
     """
@@ -185,14 +204,16 @@ class RestorationDataModule(L.LightningDataModule):
         samples_per_epoch: int = 1200,
         blind_probability: float = 0.1,
         val_crop: int | None = None,
-        test_crop: int | None = None,
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__()
         unknown = [t for t in tasks if t not in TASKS or t not in catalog.train]
         if unknown or not tasks:
-            raise ValueError(f"tasks {list(tasks)} should be a non-empty subset of {list(TASKS)}.")
+            raise ValueError(
+                f"degradation.tasks={list(tasks)}; expected a non-empty subset of the declared tasks "
+                f"({', '.join(TASKS)})."
+            )
         self.catalog = catalog
         self.tasks = list(tasks)
         self.task_ids = {task: index for index, task in enumerate(self.tasks)}
@@ -202,7 +223,6 @@ class RestorationDataModule(L.LightningDataModule):
         self.samples_per_epoch = samples_per_epoch
         self.blind_probability = blind_probability
         self.val_crop = val_crop
-        self.test_crop = test_crop
         self.seed = seed
         self.num_workers = num_workers
 
@@ -226,7 +246,7 @@ class RestorationDataModule(L.LightningDataModule):
         )
         self.val_sets = [self._evaluation_set(t, t, self.catalog.val[t], self.val_crop) for t in self.tasks]
         self.test_sets = [
-            self._evaluation_set(name, task, source, self.test_crop)
+            self._evaluation_set(name, task, source, None)
             for name, (task, source) in self.catalog.test.items()
             if task in self.tasks
         ]
@@ -252,7 +272,3 @@ class RestorationDataModule(L.LightningDataModule):
     @override
     def val_dataloader(self) -> list[DataLoader]:
         return self._evaluation_loaders(self.val_sets)
-
-    @override
-    def test_dataloader(self) -> list[DataLoader]:
-        return self._evaluation_loaders(self.test_sets)

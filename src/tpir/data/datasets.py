@@ -14,12 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from tpir.data.degradations import NoiseParams, apply_degradation
-from tpir.data.images import read_image_uint8, to_float
 from tpir.data.layout import ImagePair
-
-# Which synthetic degradation serves each task, and the reverse.
-TASK_DEGRADATION = {"denoise": "noise", "derain": "rain", "dehaze": "haze"}
+from tpir.data.photos import read_image_uint8, to_float
+from tpir.data.tasks import get_task
 
 
 class ImageBank:
@@ -89,17 +86,20 @@ def crop_pair(
 
 @dataclass
 class SyntheticPairs:
-    """Clean images degraded on the fly with a synthetic degradation.
+    """Clean images degraded on the fly with a task's synthetic degradation.
 
     Attributes:
         bank: the clean images.
-        degradation: ``noise``, ``rain`` or ``haze``.
-        noise_sigma: fixed noise level (0-255 scale) for evaluation; None draws 15, 25 or 50.
+        task: the task whose degradation is applied (``denoise``, ``derain``, ...; see ``tpir.data.tasks``).
+        params: fixed parameters (a test set at one strength, e.g. ``NoiseParams(25)``); None draws them.
     """
 
     bank: ImageBank
-    degradation: str
-    noise_sigma: float | None = None
+    task: str
+    params: Any | None = None
+
+    def __post_init__(self) -> None:
+        get_task(self.task)  # fail on construction, not at the first sample
 
     def __len__(self) -> int:
         return len(self.bank)
@@ -112,8 +112,7 @@ class SyntheticPairs:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         (clean,) = crop_pair([self.bank[index]], crop, generator)
         clean = to_float(clean)
-        params = NoiseParams(self.noise_sigma) if self.noise_sigma is not None else None
-        degraded, _ = apply_degradation(self.degradation, clean, generator, params)
+        degraded, _ = get_task(self.task).apply(clean, generator, self.params)
         return degraded, clean
 
 
@@ -143,11 +142,12 @@ class RealPairs:
         return to_float(lq), to_float(gt)
 
 
-def random_flips(images: Sequence[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
-    """Flip all images horizontally and/or vertically together, each with probability 1/2."""
-    flips = torch.rand(2, generator=generator) < 0.5
-    dims = [d for d, flip in zip((-1, -2), flips.tolist(), strict=True) if flip]
-    return [x.flip(dims) if dims else x for x in images]
+def random_dihedral(images: Sequence[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+    """One of the 8 flips and rotations of the square, drawn uniformly, applied to all images (..., H, W)
+    together (as PromptIR-style training augments)."""
+    choice = int(torch.randint(8, (1,), generator=generator))
+    turns, flip = choice % 4, choice >= 4
+    return [torch.rot90(x.flip(-1) if flip else x, turns, dims=(-2, -1)) for x in images]
 
 
 def pick(options: Sequence[Any], generator: torch.Generator) -> Any:
@@ -156,7 +156,7 @@ def pick(options: Sequence[Any], generator: torch.Generator) -> Any:
 
 
 class TaskMixture(Dataset):
-    """Training samples of several tasks in equal shares: random crops, flips, a seeded prompt.
+    """Training samples of several tasks in equal shares: random crops, flips and rotations, a seeded prompt.
 
     Sample ``i`` is of task ``tasks[i % len(tasks)]``; its source (when a task has several, e.g. real
     and synthetic haze) is drawn with the given weights. Each sample's generator is seeded from the
@@ -206,7 +206,7 @@ class TaskMixture(Dataset):
         source = options[int(torch.multinomial(weights, 1, generator=generator))][0]
         item = int(torch.randint(len(source), (1,), generator=generator))
         lq, gt = source.pair(item, generator, self.crop_size)
-        lq, gt = random_flips([lq, gt], generator)
+        lq, gt = random_dihedral([lq, gt], generator)
         blind = float(torch.rand(1, generator=generator)) < self.blind_probability
         prompt = pick(self.blind_prompts if blind else self.prompts[task], generator)
         return {"lq": lq, "gt": gt, "task": self.task_ids[task], "prompt": prompt, "name": source.name(item)}

@@ -7,15 +7,14 @@ returns the same rank, clips its output to [0, 1], and draws any randomness from
 writes the numeric restoration prompt of SPIRE ("denoise with sigma 25").
 
 The ``sample_*_params`` functions draw parameters from the documented default ranges (the module
-constants below), and :func:`apply_degradation` dispatches on the names ``noise``, ``rain`` and
-``haze``.
+constants below). Which task uses which degradation is declared in :mod:`tpir.data.tasks`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -397,43 +396,3 @@ def sample_haze_params(generator: torch.Generator) -> HazeParams:
         airlight=_uniform(generator, *HAZE_AIRLIGHT_RANGE),
         tint=HAZE_TINT_MAX,
     )
-
-
-# name -> (sample params, apply), with the apply function called on the params' fields.
-DEGRADATIONS: dict[str, tuple[Callable[[torch.Generator], Any], Callable[..., tuple[Tensor, Any]]]] = {
-    "noise": (sample_noise_params, add_gaussian_noise),
-    "rain": (sample_rain_params, add_rain_streaks),
-    "haze": (sample_haze_params, add_haze),
-}
-_PARAMS_TYPES = {"noise": NoiseParams, "rain": RainParams, "haze": HazeParams}
-
-
-def apply_degradation(
-    name: str,
-    image: Tensor,
-    generator: torch.Generator,
-    params: NoiseParams | RainParams | HazeParams | None = None,
-) -> tuple[Tensor, NoiseParams | RainParams | HazeParams]:
-    """Degrade an image by name, sampling the parameters when none are given.
-
-    Args:
-        name: ``"noise"``, ``"rain"`` or ``"haze"``.
-        image: (3, H, W) or (B, 3, H, W), RGB in [0, 1].
-        generator: source of the parameter draws (when ``params`` is None) and of the degradation.
-        params: the matching params dataclass, or None to draw one with the ``sample_*`` function.
-
-    Returns:
-        The degraded image, same shape as ``image``, and the params used.
-
-    Raises:
-        ValueError: if ``name`` is unknown or ``params`` is of another degradation.
-    """
-    if name not in DEGRADATIONS:
-        raise ValueError(f"Expected a degradation in {sorted(DEGRADATIONS)}, got {name!r}.")
-    sample, apply = DEGRADATIONS[name]
-    if params is None:
-        params = sample(generator)
-    elif not isinstance(params, _PARAMS_TYPES[name]):
-        expected = _PARAMS_TYPES[name].__name__
-        raise ValueError(f"Expected {expected} for degradation {name!r}, got {type(params).__name__}.")
-    return apply(image, generator=generator, **asdict(params))

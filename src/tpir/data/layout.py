@@ -10,17 +10,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tpir.data.images import list_images
+from tpir.data.photos import list_images
+from tpir.data.tasks import TASKS, Task
 
-EXPECTED_LAYOUT = """\
-  Train/Denoise/*.{png,jpg,bmp}              clean images (noise is added on the fly)
-  Train/Derain/rainy/rain-N.png              with Train/Derain/gt/norain-N.png
-  Train/Dehaze/synthetic/ID_A_B.jpg          with Train/Dehaze/original/ID.{jpg,png}
-  test/denoise/<set>/*.png                   clean images (noise added with a fixed seed)
-  test/derain/<set>/input/rain-N.png         with test/derain/<set>/target/norain-N.png
-  test/dehaze/<set>/input/ID_A_B.jpg         with test/dehaze/<set>/target/ID.png"""
-
-TASK_FOLDERS = {"denoise": "Denoise", "derain": "Derain", "dehaze": "Dehaze"}
+# Where the clean training images are, which every synthetic degradation starts from.
+CLEAN_TRAIN_FOLDER = "Train/Denoise"
 
 
 class DataLayoutError(ValueError):
@@ -40,8 +34,28 @@ def pair_id(path: Path) -> str:
     return re.sub(r"^(no)?rain-", "", path.stem).split("_")[0]
 
 
+def expected_layout() -> str:
+    """The standard layout, a line per folder, as the declared tasks make it."""
+    lines = [f"  {CLEAN_TRAIN_FOLDER + '/*.{png,jpg,bmp}':<42} clean images (degraded on the fly)"]
+    for task in TASKS.values():
+        if task.train_pairs is not None:
+            degraded, clean = (f"Train/{task.train_folder}/{folder}/" for folder in task.train_pairs)
+            lines.append(f"  {degraded:<42} with {clean} (optional real pairs)")
+    for task in TASKS.values():
+        if task.test_level is not None:
+            lines.append(
+                f"  {f'test/{task.name}/<set>/*.png':<42} clean images ({task.degradation} added, fixed seed)"
+            )
+        else:
+            lines.append(f"  {f'test/{task.name}/<set>/input/':<42} with test/{task.name}/<set>/target/")
+    return "\n".join(lines)
+
+
 def _layout_error(root: Path, problem: str) -> DataLayoutError:
-    return DataLayoutError(f"{problem} (data.root={root}); expected this layout under it:\n{EXPECTED_LAYOUT}")
+    return DataLayoutError(
+        f"{problem} (data.root={root}; set paths.data_dir or TPIR_DATA_DIR); expected this layout under it:\n"
+        f"{expected_layout()}"
+    )
 
 
 def check_root(root: str | Path) -> Path:
@@ -71,38 +85,30 @@ def match_pairs(lq_dir: Path, gt_dir: Path, root: Path) -> list[ImagePair]:
     return pairs
 
 
-def denoise_train_images(root: str | Path) -> list[Path]:
+def clean_train_images(root: str | Path) -> list[Path]:
     """Clean training images of ``Train/Denoise``."""
     root = check_root(root)
-    folder = root / "Train" / "Denoise"
+    folder = root / CLEAN_TRAIN_FOLDER
     images = list_images(folder) if folder.is_dir() else []
     if not images:
         raise _layout_error(root, f"no clean images in {folder}")
     return images
 
 
-def derain_train_pairs(root: str | Path) -> list[ImagePair]:
-    """Real rain pairs of ``Train/Derain``."""
+def train_pairs(root: str | Path, task: Task) -> list[ImagePair]:
+    """Real training pairs of a task (``Train/<folder>/<degraded>`` with ``<clean>``); [] when it has none."""
     root = check_root(root)
-    return match_pairs(root / "Train" / "Derain" / "rainy", root / "Train" / "Derain" / "gt", root)
+    if task.train_pairs is None or not (root / "Train" / task.train_folder).is_dir():
+        return []
+    folder = root / "Train" / task.train_folder
+    return match_pairs(folder / task.train_pairs[0], folder / task.train_pairs[1], root)
 
 
-def dehaze_train_pairs(root: str | Path) -> list[ImagePair]:
-    """Real haze pairs of ``Train/Dehaze`` (RESIDE naming)."""
+def task_test_sets(root: str | Path, task: Task) -> dict[str, list[Path] | list[ImagePair]]:
+    """Each ``test/<task>/<set>``: clean images for a task with test levels, else (input, target) pairs."""
     root = check_root(root)
-    return match_pairs(root / "Train" / "Dehaze" / "synthetic", root / "Train" / "Dehaze" / "original", root)
-
-
-def denoise_test_sets(root: str | Path) -> dict[str, list[Path]]:
-    """Clean images of each ``test/denoise/<set>``."""
-    folder = check_root(root) / "test" / "denoise"
+    folder = root / "test" / task.name
     sets = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    return {s.name: list_images(s) for s in sets if list_images(s)}
-
-
-def paired_test_sets(root: str | Path, task: str) -> dict[str, list[ImagePair]]:
-    """Pairs of each ``test/<task>/<set>/{input,target}`` (task ``derain`` or ``dehaze``)."""
-    root = check_root(root)
-    folder = root / "test" / task
-    sets = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if task.test_level is not None:
+        return {s.name: list_images(s) for s in sets if list_images(s)}
     return {s.name: match_pairs(s / "input", s / "target", root) for s in sets}

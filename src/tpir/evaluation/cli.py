@@ -15,32 +15,46 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from tqdm.auto import tqdm
 
-from tpir.data.datamodule import TASKS
-from tpir.data.datasets import EvaluationSet
-from tpir.evaluation.protocol import GuidanceCache, SetScores, evaluation_sets, score_set
+from tpir.config import CONFIG_DIR
+from tpir.evaluation.protocol import Restore, evaluation_sets, score_sets
 from tpir.evaluation.report import write_report
+from tpir.evaluation.scores import SetScores
 from tpir.evaluation.tables import csv_text, markdown, output_vs_input_row, table1
-from tpir.inference.model import RestorationModel
-from tpir.train import CONFIG_DIR
+from tpir.inference.model import Restorer
 from tpir.utils import write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
 
-def load_model(cfg: DictConfig) -> tuple[RestorationModel, str]:
+def load_model(cfg: DictConfig) -> tuple[Restorer, str]:
     """The model to score (a checkpoint if ``ckpt_path`` is set, else ``model_dir``) and its row name."""
     if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={cfg.device}, but CUDA is not available here; use device=cpu.")
     if cfg.ckpt_path:
-        model = RestorationModel.from_checkpoint(cfg.ckpt_path)
+        model = Restorer.from_checkpoint(cfg.ckpt_path)
         name = Path(cfg.ckpt_path).resolve().parent.parent.name
     else:
-        model = RestorationModel.load(cfg.model_dir)
+        model = Restorer.from_pretrained(cfg.model_dir)
         folder = Path(cfg.model_dir).resolve()
         name = folder.parent.name if folder.name == "model" else folder.name  # outputs/demo/model: demo
     return model.to(cfg.device), cfg.method or f"tpir ({name})"
+
+
+def restore_with(model: Restorer, prompts_name_the_task: bool) -> Restore:
+    """What :func:`score_sets` calls: the model on one whole image.
+
+    Args:
+        model: the restorer.
+        prompts_name_the_task: the prompts are of the image's own task (``prompts=random``), so a
+            ``guidance=onehot`` model is given that task, as in training; otherwise (fixed, wrong, blind)
+            it takes the task it understands the prompt as.
+    """
+
+    def restore(lq: torch.Tensor, prompt: str, task: str) -> torch.Tensor:
+        return model(lq, model.read_prompt(prompt, task if prompts_name_the_task else None).z)
+
+    return restore
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -52,37 +66,28 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f"limit={cfg.limit}; expected at least 1 image per set, or null for all.")
     model, method = load_model(cfg)
-    corpus = instantiate(cfg.corpus)
-    sets = evaluation_sets(
-        instantiate(cfg.data), corpus, TASKS, cfg.prompts.mode, cfg.prompts.sentence, cfg.seed
-    )
-    skipped = [s.name for s in sets if s.task not in model.spec.tasks]
+    catalog = instantiate(cfg.data)
+    skipped = [name for name, (task, _) in catalog.test.items() if task not in model.tasks]
     if skipped:
         log.info("Skipping %s: the model was not trained for their tasks", ", ".join(skipped))
-    sets = [s for s in sets if s.task in model.spec.tasks]
+    corpus = instantiate(cfg.corpus)
+    sets = evaluation_sets(catalog, corpus, model.tasks, cfg.prompts.mode, cfg.prompts.sentence, cfg.seed)
     if not sets:
         raise ValueError(
-            f"the data config has no test sets of the model's tasks ({', '.join(model.spec.tasks)}); "
+            f"the data config has no test sets of the model's tasks ({', '.join(model.tasks)}); "
             "expected test/<task>/<set> folders."
         )
-    guidance = GuidanceCache(model, prompts_name_the_task=cfg.prompts.mode == "random")
-    results = score(cfg, model, method, sets, guidance)
+    restore = restore_with(model, prompts_name_the_task=cfg.prompts.mode == "random")
+    scores = score_sets(restore, sets, cfg.protocol.name, cfg.limit)
+    results = tabulate(cfg, method, scores)
     if cfg.get("report_dir"):
-        path = write_report(results, model, sets, guidance, cfg.report_dir)
+        path = write_report(results, restore, sets, cfg.report_dir)
         log.info("Wrote %s", path)
     return results
 
 
-def score(
-    cfg: DictConfig, model: RestorationModel, method: str, sets: list[EvaluationSet], guidance: GuidanceCache
-) -> dict:
-    """Scores of every set, and the table of them."""
-    total = sum(len(s) if cfg.limit is None else min(cfg.limit, len(s)) for s in sets)
-    scores: list[SetScores] = []
-    with torch.inference_mode(), tqdm(total=total, desc="images", unit="img") as bar:
-        for dataset in sets:
-            bar.set_postfix_str(dataset.name)
-            scores.append(score_set(model, dataset, cfg.protocol.name, guidance, cfg.limit, bar.update))
+def tabulate(cfg: DictConfig, method: str, scores: list[SetScores]) -> dict:
+    """Scores of every set, and the table of them: what ``results.json`` holds."""
     header, body = table1(scores, method)
     if cfg.prompts.mode == "wrong":
         body.append(output_vs_input_row(scores, method))
@@ -112,7 +117,10 @@ def main(cfg: DictConfig) -> None:
     folder = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
     try:
         text = write_results(evaluate(cfg), folder)
-    except (ValueError, InstantiationException) as error:  # ModelFolderError, PromptError, DataLayoutError
+    except (
+        ValueError,
+        InstantiationException,
+    ) as error:  # ModelFolderError, PromptError, DataLayoutError, PhotoError
         reason = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
         print(f"tpir-eval: error: {reason}", file=sys.stderr)
         sys.exit(2)

@@ -22,7 +22,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from tpir.evaluation.scores import TEST_SETS_FILE, SetScores, scores_from_metrics
-from tpir.evaluation.tables import TASK_TITLES, average, cell, column_order, column_title, csv_text, markdown
+from tpir.evaluation.tables import average, cell, column_order, column_title, csv_text, markdown, task_title
 from tpir.utils import write_text_atomic
 
 MISSING = "—"
@@ -107,9 +107,7 @@ def sweep_table(runs: Sequence[Run], prefix: str = "test") -> tuple[list[str], l
         raise CollectError(f"no run has {prefix}/psnr/<set> scores in its metrics.json.")
     columns = column_order(list(first_of_set.values()))
     # Validation sets are named by their task: their column is just the task.
-    titles = [
-        TASK_TITLES.get(s.task, s.task) if s.name == s.task else column_title(s.name, s.task) for s in columns
-    ]
+    titles = [task_title(s.task) if s.name == s.task else column_title(s.name, s.task) for s in columns]
     header = ["Run", *titles, "Average"]
 
     def row(name: str, by_name: Mapping[str, tuple[float, float]]) -> list[str | None]:

@@ -1,4 +1,4 @@
-"""Scoring a restorer on test sets under a protocol (DESIGN.md section 7).
+"""Scoring a restorer on test sets under a protocol: the one routine for training's test and ``tpir-eval``.
 
 - ``paper``: each test pair is centre-cropped to sides that divide by 16, as the official code does.
 - ``full``: the whole image (the model pads to a multiple of 8 itself and crops back).
@@ -12,14 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from tpir.data.datamodule import DataCatalog
 from tpir.data.datasets import EvaluationSet
+from tpir.data.tasks import TASKS
 from tpir.evaluation.prompts import prompt_pool
 from tpir.evaluation.scores import SetScores
-from tpir.inference.model import RestorationModel
-from tpir.metrics.image_quality import psnr, ssim
+from tpir.metrics.image_quality import SCORES, restoration_scores
 from tpir.text.corpus import InstructionCorpus
+
+# What is scored: restore(lq (1, 3, H, W) RGB in [0, 1], prompt, task name) -> (1, 3, H, W).
+Restore = Callable[[torch.Tensor, str, str], torch.Tensor]
 
 PROTOCOLS = ("paper", "full")
 PAPER_MULTIPLE = 16
@@ -39,56 +43,52 @@ def apply_protocol(image: torch.Tensor, protocol: str) -> torch.Tensor:
     return image[..., top : top + new_height, left : left + new_width]
 
 
-class GuidanceCache:
-    """``Z`` of each distinct (prompt, task), computed once (a test set reuses a few dozen sentences).
-
-    Args:
-        model: the model whose guidance it is.
-        prompts_name_the_task: the prompts are of the image's own task (``prompts=random``), so a
-            ``guidance=onehot`` model is given that task, as in training; otherwise (fixed, wrong, blind)
-            it takes the task it understands the prompt as.
-    """
-
-    def __init__(self, model: RestorationModel, prompts_name_the_task: bool = True) -> None:
-        self.model = model
-        self.prompts_name_the_task = prompts_name_the_task
-        self.vectors: dict[tuple[str, str], torch.Tensor | None] = {}
-
-    def __call__(self, prompt: str, task: str) -> torch.Tensor | None:
-        if (prompt, task) not in self.vectors:
-            known = task if self.prompts_name_the_task else None
-            self.vectors[prompt, task] = self.model.guidance_vector(prompt, known)
-        return self.vectors[prompt, task]
-
-
+@torch.inference_mode()
 def score_set(
-    model: RestorationModel,
+    restore: Restore,
     dataset: EvaluationSet,
     protocol: str,
-    guidance: GuidanceCache,
     limit: int | None = None,
-    on_image: Callable[[], None] | None = None,
+    on_image: Callable[[], object] | None = None,
 ) -> SetScores:
-    """Restore every image of ``dataset`` (at most ``limit``, at least 1) and average the scores."""
+    """Restore every image of ``dataset`` (at most ``limit``) under ``protocol`` and average its scores.
+
+    This is the one test routine: the stage-2 runner scores its best checkpoint with it, ``tpir-eval``
+    scores checkpoints and model folders with it.
+    """
     if limit is not None and limit < 1:
         raise ValueError(
             f"limit={limit}; expected a number of images per set of at least 1, or null for all."
         )
-    totals = dict.fromkeys(("psnr", "ssim", "psnr_input", "ssim_input", "psnr_output_vs_input"), 0.0)
+    totals = dict.fromkeys(SCORES, 0.0)
     count = len(dataset) if limit is None else min(limit, len(dataset))
     for index in range(count):
         sample = dataset[index]
         lq, gt = (apply_protocol(sample[k], protocol)[None] for k in ("lq", "gt"))
-        restored = model(lq, guidance(sample["prompt"], dataset.task)).cpu()
-        totals["psnr"] += float(psnr(restored, gt))
-        totals["ssim"] += float(ssim(restored, gt))
-        totals["psnr_input"] += float(psnr(lq, gt))
-        totals["ssim_input"] += float(ssim(lq, gt))
-        totals["psnr_output_vs_input"] += float(psnr(restored, lq))
+        restored = restore(lq, sample["prompt"], dataset.task).cpu()
+        for name, value in restoration_scores(restored, lq, gt).items():
+            totals[name] += float(value.sum())
         if on_image is not None:
             on_image()
     means = {k: v / max(count, 1) for k, v in totals.items()}
     return SetScores(name=dataset.name, task=dataset.task, images=count, **means)
+
+
+def score_sets(
+    restore: Restore,
+    sets: Sequence[EvaluationSet],
+    protocol: str,
+    limit: int | None = None,
+    progress: bool = True,
+) -> list[SetScores]:
+    """:func:`score_set` of each set, with one progress bar over all their images."""
+    total = sum(len(s) if limit is None else min(limit, len(s)) for s in sets)
+    scores = []
+    with tqdm(total=total, desc="test images", unit="img", disable=not progress) as bar:
+        for dataset in sets:
+            bar.set_postfix_str(dataset.name)
+            scores.append(score_set(restore, dataset, protocol, limit, bar.update))
+    return scores
 
 
 def evaluation_sets(
@@ -99,15 +99,19 @@ def evaluation_sets(
     sentence: str | None,
     seed: int,
 ) -> list[EvaluationSet]:
-    """Every test set of the catalog, its prompts drawn as ``mode`` says (seeded per image)."""
+    """The catalog's test sets of ``tasks``, their prompts drawn as ``mode`` says (seeded per image).
+
+    ``prompts=wrong`` takes the sentences of the next declared task, whether or not the model knows it.
+    """
     return [
         EvaluationSet(
             name,
             source,
             task,
-            task_id=list(tasks).index(task) if task in tasks else -1,
-            prompts=prompt_pool(mode, task, tasks, corpus, sentence),
+            task_id=list(tasks).index(task),
+            prompts=prompt_pool(mode, task, list(TASKS), corpus, sentence),
             seed=seed,
         )
         for name, (task, source) in catalog.test.items()
+        if task in tasks
     ]

@@ -9,25 +9,22 @@ import torch
 from PIL import Image
 
 from tpir.data.datasets import EvaluationSet
-from tpir.evaluation.protocol import GuidanceCache, apply_protocol
+from tpir.evaluation.protocol import Restore, apply_protocol
 from tpir.evaluation.tables import markdown
-from tpir.inference.model import RestorationModel
 from tpir.utils import atomic_path, write_text_atomic
 from tpir.viz.grids import comparison_grid
 
 EXAMPLE_HEIGHT = 240  # pixels of each picture in examples.png
 
 
-def example_rows(
-    model: RestorationModel, sets: Sequence[EvaluationSet], protocol: str, guidance: GuidanceCache
-) -> Image.Image:
+def example_rows(restore: Restore, sets: Sequence[EvaluationSet], protocol: str) -> Image.Image:
     """First image of each set as input / restored / target with its prompt; one row per set."""
     rows = []
     for dataset in sets:
         sample = dataset[0]
         lq, gt = (apply_protocol(sample[k], protocol) for k in ("lq", "gt"))
         with torch.inference_mode():
-            restored = model(lq[None], guidance(sample["prompt"], dataset.task))[0].cpu()
+            restored = restore(lq[None], sample["prompt"], dataset.task)[0].cpu()
         scale = EXAMPLE_HEIGHT / lq.shape[-2]
         size = (EXAMPLE_HEIGHT, max(1, round(lq.shape[-1] * scale)))
         images = {
@@ -47,17 +44,11 @@ def example_rows(
     return canvas
 
 
-def write_report(
-    results: dict,
-    model: RestorationModel,
-    sets: Sequence[EvaluationSet],
-    guidance: GuidanceCache,
-    folder: str | Path,
-) -> Path:
+def write_report(results: dict, restore: Restore, sets: Sequence[EvaluationSet], folder: str | Path) -> Path:
     """Write ``report.md`` and ``examples.png`` into ``folder``; returns the report's path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    picture = example_rows(model, sets, results["protocol"], guidance)
+    picture = example_rows(restore, sets, results["protocol"])
     with atomic_path(folder / "examples.png") as partial:
         picture.save(partial, format="PNG")
     table = results["table"]

@@ -9,7 +9,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from tpir.data.datamodule import TASKS
+from tpir.data.tasks import TASKS
+from tpir.metrics.image_quality import SCORES
 
 
 @dataclass
@@ -28,27 +29,14 @@ class SetScores:
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
 
+    def metrics(self, prefix: str = "test") -> dict[str, float]:
+        """As logged metrics: ``<prefix>/psnr/<set>``, ``<prefix>/ssim_input/<set>``, ..."""
+        return {f"{prefix}/{score}/{self.name}": getattr(self, score) for score in SCORES}
+
 
 # Beside metrics.json: the task of each test set, {set name: task} (written by fit_restorer).
 TEST_SETS_FILE = "test_sets.json"
-# Test sets of the benchmark layout whose name does not say their task.
-DEHAZE_SETS = ("SOTS", "HSTS", "RESIDE", "OTS", "ITS")
-
-
-def set_task(name: str) -> str:
-    """The task of a test set from its name: ``bundled_derain``, ``CBSD68_sigma25``, ``Rain100L``, ``SOTS``."""
-    if name in TASKS:
-        return name
-    for task in TASKS:
-        if name.endswith(f"_{task}"):
-            return task
-    if "_sigma" in name:
-        return "denoise"
-    if name.lower().startswith("rain"):
-        return "derain"
-    if name.upper().startswith(DEHAZE_SETS):
-        return "dehaze"
-    return "other"
+OTHER_TASK = "other"  # a set whose task is not known (not in test_sets.json, not a task's name)
 
 
 def scores_from_metrics(
@@ -58,7 +46,7 @@ def scores_from_metrics(
 
     Args:
         metrics: a run's ``metrics.json``.
-        tasks: the task of each set; sets not in it get :func:`set_task` of their name.
+        tasks: the task of each set (``test_sets.json``); validation sets are named by their task.
         prefix: the stage whose scores to read (``test``; ``val`` has one set per task).
 
     Returns:
@@ -72,20 +60,7 @@ def scores_from_metrics(
             continue
         name = key[len(head) :]
 
-        def score(kind: str, name: str = name) -> float:
-            return float(metrics.get(f"{prefix}/{kind}/{name}", math.nan))
-
-        task = tasks.get(name) or set_task(name)
-        scores.append(
-            SetScores(
-                name,
-                task,
-                0,
-                score("psnr"),
-                score("ssim"),
-                score("psnr_input"),
-                score("ssim_input"),
-                math.nan,
-            )
-        )
+        task = tasks.get(name) or (name if name in TASKS else OTHER_TASK)
+        values = {score: float(metrics.get(f"{prefix}/{score}/{name}", math.nan)) for score in SCORES}
+        scores.append(SetScores(name, task, 0, **values))
     return scores

@@ -11,28 +11,43 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 
-from tpir.data.datamodule import TASKS
+from tpir.data.tasks import TASKS
 from tpir.evaluation.scores import SetScores
 
-TASK_TITLES = {"denoise": "Denoise", "derain": "Derain", "dehaze": "Dehaze"}
+# Greek letters of the strengths tables show, by a task's test_level.
+LEVEL_SYMBOLS = {"sigma": "σ"}
+
+
+def task_title(task: str) -> str:
+    """A task's column title (``Denoise``), as its declaration says; the name for unknown tasks."""
+    return TASKS[task].title if task in TASKS else task.title()
+
+
+def _split_level(name: str, task: str) -> tuple[str, float | None]:
+    """``CBSD68_sigma25`` of a task with test level ``sigma`` -> (``CBSD68``, 25.0); else (name, None)."""
+    level = TASKS[task].test_level if task in TASKS else None
+    match = re.fullmatch(rf"(.+)_{level}([\d.]+)", name) if level else None
+    return (match.group(1), float(match.group(2))) if match else (name, None)
 
 
 def column_title(name: str, task: str) -> str:
     """``CBSD68_sigma25`` of task denoise -> ``Denoise CBSD68 σ=25`` (``bundled_derain`` -> ``Derain bundled``)."""
-    name = name.replace(f"_{task}", "")
-    match = re.fullmatch(r"(.+)_sigma([\d.]+)", name)
-    label = f"{match.group(1)} σ={match.group(2)}" if match else name
-    return f"{TASK_TITLES.get(task, task.title())} {label}"
+    base, level = _split_level(name, task)
+    base = base.replace(f"_{task}", "")
+    if level is not None:
+        symbol = LEVEL_SYMBOLS.get(TASKS[task].test_level, TASKS[task].test_level)
+        base = f"{base} {symbol}={level:g}"
+    return f"{task_title(task)} {base}"
 
 
 def column_order(scores: Sequence[SetScores]) -> list[SetScores]:
-    """Sets in the paper's order: denoising (by sigma), deraining, dehazing, then any other task."""
+    """Sets in the order of the task declarations (denoising by strength, deraining, dehazing), then others."""
+    order = list(TASKS)
 
     def key(item: SetScores) -> tuple[int, str, float]:
-        task_rank = TASKS.index(item.task) if item.task in TASKS else len(TASKS)
-        match = re.fullmatch(r"(.+)_sigma([\d.]+)", item.name)
-        base, sigma = (match.group(1), float(match.group(2))) if match else (item.name, 0.0)
-        return task_rank, base, sigma
+        task_rank = order.index(item.task) if item.task in order else len(order)
+        base, level = _split_level(item.name, item.task)
+        return task_rank, base, level or 0.0
 
     return sorted(scores, key=key)
 

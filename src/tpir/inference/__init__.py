@@ -1,1 +1,1 @@
-"""Restoring photos of any size: reading and writing them in their own form, tiling the model over them."""
+"""The exported model folder and its restorer (``tpir.load``), tiling, and the tpir-export and tpir-restore commands."""

@@ -1,13 +1,18 @@
-"""A trained restorer as one self-contained folder: built from a training checkpoint, saved, loaded.
+"""A trained restorer as one Hugging Face-style folder: built from a training checkpoint, saved, loaded.
 
-Folder layout (``FORMAT_VERSION`` 1)::
+Folder layout (``FORMAT_VERSION`` 2)::
 
-    tpir_model.json        backbone arguments, guidance kind, tasks, provenance
-    model.safetensors      backbone weights (and the task embedding of ``guidance=onehot``)
-    text_encoder/          the frozen BERT and its tokenizer (``save_pretrained``)
+    config.json            backbone arguments, guidance class and its arguments, tasks, provenance
+    model.safetensors      the weights of the backbone and the guidance (``state_dict``)
+    text_encoder/          the frozen BERT and its tokenizer (``save_pretrained``): reads prompts
     centroids.safetensors  mean embedding of each corpus category: what a prompt is understood as
+    README.md              model card: the training config and the test table
 
-Loading reads JSON, safetensors and a Hugging Face folder only: nothing is unpickled.
+The backbone and the guidance are the classes training used (``tpir.models``), rebuilt from plain
+values. Loading reads JSON, safetensors and a Hugging Face folder only: nothing is unpickled.
+
+    model = tpir.load("outputs/demo/model")
+    restored = model.restore("rainy.jpg", "remove the rain")
 """
 
 from __future__ import annotations
@@ -16,155 +21,291 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+import yaml
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from tpir.data.photos import (
+    Photo,
+    photo_from_array,
+    photo_from_pil,
+    photo_to_array,
+    photo_to_pil,
+    read_photo,
+    write_photo,
+)
+from tpir.inference.tiling import restore_tiled
+from tpir.models import guidance as guidance_kinds
 from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.guidance import Guidance, TaskEmbeddingGuidance, TextGuidance
+from tpir.models.module import RestorationModule
 from tpir.text.classify import CategoryCentroids, Understanding, corpus_centroids
-from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PromptError, TextEncoder
 from tpir.utils import current_umask
 
-FORMAT_VERSION = 1
-SPEC_FILE = "tpir_model.json"
+FORMAT_VERSION = 2
+CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 ENCODER_DIR = "text_encoder"
 CENTROIDS_FILE = "centroids.safetensors"
-# guidance config targets -> the kind recorded in the spec
-GUIDANCE_KINDS = {
-    "tpir.models.guidance.TextGuidance": "text",
-    "tpir.models.guidance.TaskEmbeddingGuidance": "onehot",
-    "tpir.models.guidance.NoGuidance": "none",
-}
+CARD_FILE = "README.md"
+# Written by the stage-2 runner beside metrics.json (the test table, Markdown); exports put it in the card.
+TEST_TABLE_FILE = "test_table.md"
+# What a checkpoint's hyper-parameters may build: tpir's own classes and torch's optimizers.
+TRUSTED_TARGETS = ("tpir.", "torch.optim.")
+DEFAULT_TILE, DEFAULT_OVERLAP = 512, 32
 
 
 class ModelFolderError(ValueError):
     """A model folder or checkpoint that cannot be used; the message names it and says why."""
 
 
-@dataclass
-class ModelSpec:
-    """What ``tpir_model.json`` records: enough to rebuild the model without the training config."""
+@dataclass(frozen=True)
+class ReadPrompt:
+    """A prompt as the model read it, once: its guidance ``z`` (1, D) or None, and what it names."""
 
-    backbone: dict[str, Any]  # keyword arguments of TextGuidedRestorer
-    guidance: str  # "text", "onehot" or "none"
-    tasks: list[str]  # task names in id order
-    max_length: int = 64  # prompt token limit of the encoder
-    provenance: dict[str, Any] = field(default_factory=dict)  # checkpoint and its global step
-    format_version: int = FORMAT_VERSION
+    text: str
+    z: torch.Tensor | None
+    understanding: Understanding | None
 
 
-class RestorationModel(nn.Module):
-    """Backbone + prompt reader: restores an image as a prompt says.
+class Restorer(nn.Module):
+    """Backbone + guidance + prompt reader: restores an image as a prompt says.
 
     Args:
-        spec: the model's description.
+        config: what ``config.json`` holds (``backbone``, ``guidance``, ``tasks``, ``max_length``,
+            ``provenance``).
         backbone: the restoration network.
-        encoder: the frozen text encoder (reads prompts), or None for ``guidance=none``.
-        centroids: category centroids of the corpus (understands prompts), or None without an encoder.
-        task_embedding: the learned task vectors of ``guidance=onehot``, else None.
+        guidance: where Z comes from (the training's class).
+        reader: the frozen text encoder that reads prompts (the guidance's own for text guidance).
+        centroids: category centroids of the corpus under ``reader`` (what a prompt names).
     """
 
     def __init__(
         self,
-        spec: ModelSpec,
+        config: dict[str, Any],
         backbone: TextGuidedRestorer,
-        encoder: TextEncoder | None,
+        guidance: Guidance,
+        reader: TextEncoder | None,
         centroids: CategoryCentroids | None,
-        task_embedding: nn.Embedding | None = None,
     ) -> None:
         super().__init__()
-        self.spec = spec
+        self.config = config
         self.backbone = backbone.eval()
-        self.encoder = None if encoder is None else encoder.requires_grad_(False).eval()
+        self.guidance = guidance.eval()
+        self.__dict__["reader"] = None if reader is None else reader.requires_grad_(False).eval()
         self.centroids = centroids
-        self.task_embedding = task_embedding
+        self._read: dict[tuple[str, str | None], ReadPrompt] = {}
+
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks the model was trained for."""
+        return list(self.config["tasks"])
 
     @property
     def device(self) -> torch.device:
         return next(self.backbone.parameters()).device
-
-    def understand(self, prompt: str) -> Understanding | None:
-        """The corpus category nearest to the prompt, with its confidence; None without an encoder."""
-        if self.encoder is None or self.centroids is None:
-            return None
-        return self.centroids.understand(self.encoder.encode([self.check_prompt(prompt)])[0].cpu())
 
     def check_prompt(self, prompt: str) -> str:
         """The prompt, stripped; raises :class:`PromptError` if it is empty or too long to read."""
         prompt = prompt.strip()
         if not prompt:
             raise PromptError('the prompt is empty; say what to remove (e.g. "remove the rain").')
-        if self.encoder is not None:
-            self.encoder.check_prompt(prompt)
+        if self.reader is not None:
+            self.reader.check_prompt(prompt)
         return prompt
 
     @torch.no_grad()
-    def guidance_vector(self, prompt: str, task: str | None = None) -> torch.Tensor | None:
-        """``Z`` of a prompt, (1, D) on the model's device; None for ``guidance=none``.
+    def read_prompt(self, prompt: str, task: str | None = None) -> ReadPrompt:
+        """Check, encode and understand a prompt, once (repeated calls are cached).
 
-        A ``guidance=onehot`` model reads no text: it takes ``task`` when the caller knows it (as
-        evaluation and training do), else the task the prompt is understood as.
+        Args:
+            prompt: what to remove, in words.
+            task: the image's task when the caller knows it (evaluation); a ``guidance=onehot`` model,
+                which reads no text, takes it, else the task the prompt is understood as.
+
+        Raises:
+            PromptError: the prompt is empty or too long, or a one-hot model cannot tell its task.
         """
-        prompt = self.check_prompt(prompt)
-        if self.spec.guidance == "none":
-            return None
-        if self.spec.guidance == "text":
-            return self.encoder.encode([prompt]).to(self.device)
-        category = task or self.understand(prompt).category
-        if category not in self.spec.tasks:
+        key = (prompt, task)
+        if key not in self._read:
+            text = self.check_prompt(prompt)
+            embedding = None
+            if isinstance(self.guidance, TextGuidance):
+                z = self.guidance([text], torch.zeros(1, dtype=torch.long))
+                embedding = z[0]
+            elif self.reader is not None:
+                embedding = self.reader.encode([text])[0]
+            understanding = None
+            if embedding is not None and self.centroids is not None:
+                understanding = self.centroids.understand(embedding.cpu())
+            if not isinstance(self.guidance, TextGuidance):
+                z = self.guidance([text], self._task_ids(text, task, understanding))
+            self._read[key] = ReadPrompt(text, None if z is None else z.to(self.device), understanding)
+        return self._read[key]
+
+    def _task_ids(self, prompt: str, task: str | None, understanding: Understanding | None) -> torch.Tensor:
+        """The task id (1,) a one-hot guidance is given; zeros for guidances that read no task."""
+        if not isinstance(self.guidance, TaskEmbeddingGuidance):
+            return torch.zeros(1, dtype=torch.long)
+        category = task or (understanding.category if understanding else None)
+        if category not in self.guidance.tasks:
             raise PromptError(
-                f"this model picks a task from the prompt ({', '.join(self.spec.tasks)}), "
-                f"but the prompt reads as {category!r}."
+                f"this model picks a task from the prompt ({', '.join(self.guidance.tasks)}), "
+                f"but {prompt!r} reads as {category!r}."
             )
-        task = torch.tensor([self.spec.tasks.index(category)], device=self.device)
-        return self.task_embedding(task)
+        return torch.tensor([self.guidance.tasks.index(category)])
 
     @torch.no_grad()
-    def forward(self, image: torch.Tensor, guidance: torch.Tensor | None) -> torch.Tensor:
-        """Restore (B, 3, H, W) RGB in [0, 1] with ``Z`` (1 or B, D); returns (B, 3, H, W) in [0, 1]."""
-        if guidance is not None and guidance.shape[0] != image.shape[0]:
-            guidance = guidance.expand(image.shape[0], -1)
-        return self.backbone(image.to(self.device), guidance).clamp_(0, 1)
+    def forward(self, image: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        """Restore (B, 3, H, W) RGB in [0, 1] with ``z`` (1 or B, D); returns (B, 3, H, W) in [0, 1]."""
+        if z is not None and z.shape[0] != image.shape[0]:
+            z = z.expand(image.shape[0], -1)
+        return self.backbone(image.to(self.device), z).clamp_(0, 1)
 
-    def restore(self, image: torch.Tensor, prompt: str) -> torch.Tensor:
-        """Restore (B, 3, H, W) RGB in [0, 1] as ``prompt`` says; returns the same shape in [0, 1]."""
-        return self(image, self.guidance_vector(prompt))
+    @torch.no_grad()
+    def restore_tensor(
+        self,
+        image: torch.Tensor,
+        prompt: str | ReadPrompt,
+        tile: int | None = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+        progress: Callable[[], object] | None = None,
+    ) -> torch.Tensor:
+        """Restore images (B, 3, H, W) RGB in [0, 1] as ``prompt`` says, tile by tile.
 
-    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
-        """Write the model folder; it appears complete or not at all. Refuses an existing folder."""
+        Args:
+            image: the degraded images; any size (tiles of ``tile`` pixels bound the memory).
+            prompt: the prompt, or one already read with :meth:`read_prompt`.
+            tile: tile side, a multiple of 8; None restores each image in one piece.
+            overlap: pixels shared by neighbouring tiles.
+            progress: called once per tile.
+
+        Returns:
+            The restored images, (B, 3, H, W) float32 in [0, 1] on the CPU.
+        """
+        if image.ndim != 4 or image.shape[1] != 3:
+            raise ValueError(f"image: expected shape (B, 3, H, W), got {tuple(image.shape)}.")
+        read = prompt if isinstance(prompt, ReadPrompt) else self.read_prompt(prompt)
+        restored = [
+            restore_tiled(lambda piece: self(piece, read.z), one[None], tile, overlap, progress)
+            for one in image.float()
+        ]
+        return torch.cat(restored)
+
+    def restore(
+        self,
+        image: str | Path | Image.Image | np.ndarray | torch.Tensor,
+        prompt: str,
+        tile: int | None = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+    ) -> Image.Image | np.ndarray | torch.Tensor:
+        """Restore an image as ``prompt`` says, returning the same kind of image.
+
+        Args:
+            image: a path (returns a PIL image; :meth:`restore_file` writes one in the file's own form),
+                a PIL image (same mode back: gray stays gray, alpha is kept), a numpy array ((H, W) or
+                (H, W, C), uint8, uint16 or float in [0, 1]; same shape and dtype back) or a tensor
+                ((3, H, W) or (B, 3, H, W) float in [0, 1]; same shape back, on the CPU).
+            prompt: what to remove, e.g. "remove the rain".
+            tile: tile side for large images, a multiple of 8; None restores in one piece.
+            overlap: pixels shared by neighbouring tiles.
+
+        Raises:
+            PromptError: the prompt cannot be read. PhotoError: the image cannot be used.
+        """
+        if isinstance(image, torch.Tensor):
+            batch = image if image.ndim == 4 else image[None]
+            if batch.ndim != 4 or batch.shape[1] != 3 or not batch.is_floating_point():
+                raise ValueError(
+                    f"image tensor of shape {tuple(image.shape)} and dtype {image.dtype}; expected "
+                    "(3, H, W) or (B, 3, H, W) float RGB in [0, 1]."
+                )
+            restored = self.restore_tensor(batch, prompt, tile, overlap).to(image.dtype)
+            return restored if image.ndim == 4 else restored[0]
+        if isinstance(image, str | Path):
+            return photo_to_pil(self.restore_photo(read_photo(image), prompt, tile, overlap))
+        if isinstance(image, Image.Image):
+            return photo_to_pil(self.restore_photo(photo_from_pil(image), prompt, tile, overlap))
+        if isinstance(image, np.ndarray):
+            return photo_to_array(self.restore_photo(photo_from_array(image), prompt, tile, overlap))
+        raise TypeError(
+            f"cannot restore a {type(image).__name__}; expected a path, PIL image, numpy array or tensor."
+        )
+
+    def restore_photo(
+        self,
+        photo: Photo,
+        prompt: str | ReadPrompt,
+        tile: int | None = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+        progress: Callable[[], object] | None = None,
+    ) -> Photo:
+        """``photo`` with its colour restored; alpha, bit depth and grayscale-ness are kept."""
+        return photo.with_rgb(self.restore_tensor(photo.rgb[None], prompt, tile, overlap, progress)[0])
+
+    def restore_file(
+        self,
+        source: str | Path,
+        target: str | Path,
+        prompt: str | ReadPrompt,
+        tile: int | None = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+        overwrite: bool = False,
+        progress: Callable[[], object] | None = None,
+    ) -> Path:
+        """Read ``source``, restore it and write ``target`` in the source's form, atomically.
+
+        Raises:
+            FileExistsError: ``target`` exists and ``overwrite`` is False (checked before restoring).
+            PhotoError: ``source`` cannot be read or ``target``'s suffix cannot be written.
+        """
+        if Path(target).exists() and not overwrite:
+            raise FileExistsError(f"{target}: already exists; pass --overwrite to replace it.")
+        restored = self.restore_photo(read_photo(source), prompt, tile, overlap, progress)
+        return write_photo(restored, target, overwrite=overwrite)
+
+    def save_pretrained(self, folder: str | Path, overwrite: bool = False, card: str | None = None) -> Path:
+        """Write the model folder; it appears complete or not at all. Refuses an existing folder unless
+        ``overwrite``, and never replaces a folder that is not a model folder.
+
+        Args:
+            folder: where to write.
+            overwrite: replace an existing model folder.
+            card: the model card (``README.md``); default: :func:`model_card` of the config.
+        """
         folder = Path(folder)
         if folder.exists() and not overwrite:
-            raise FileExistsError(f"{folder} already exists; choose another folder or pass overwrite.")
-        if folder.exists() and not (folder / SPEC_FILE).is_file():
+            raise FileExistsError(f"{folder} already exists; choose another folder or pass --overwrite.")
+        if folder.exists() and not (folder / CONFIG_FILE).is_file():
             raise FileExistsError(
-                f"{folder} is not a tpir model folder (no {SPEC_FILE}); refusing to replace it."
+                f"{folder} is not a tpir model folder (no {CONFIG_FILE}); refusing to replace it."
             )
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".partial"))
         try:
-            tensors = {f"backbone.{k}": v.contiguous() for k, v in self.backbone.state_dict().items()}
-            if self.task_embedding is not None:
-                tensors["task_embedding.weight"] = self.task_embedding.weight.detach().contiguous()
-            save_file({k: v.cpu() for k, v in tensors.items()}, staging / WEIGHTS_FILE)
-            if self.encoder is not None:
-                self.encoder.bert.save_pretrained(staging / ENCODER_DIR)
-                self.encoder.tokenizer.save_pretrained(staging / ENCODER_DIR)
+            tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+            save_file(tensors, staging / WEIGHTS_FILE, metadata={"format": "pt"})
+            if self.reader is not None:
+                self.reader.save_pretrained(staging / ENCODER_DIR)
             if self.centroids is not None:
                 save_file(
                     {"centroids": self.centroids.centroids.contiguous()},
                     staging / CENTROIDS_FILE,
                     metadata={"categories": json.dumps(list(self.centroids.categories))},
                 )
-            (staging / SPEC_FILE).write_text(json.dumps(asdict(self.spec), indent=2) + "\n", encoding="utf-8")
+            (staging / CONFIG_FILE).write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+            (staging / CARD_FILE).write_text(card or model_card(self.config), encoding="utf-8")
             _share_like_new_files(staging)
             _replace_folder(staging, folder)
         finally:
@@ -172,17 +313,21 @@ class RestorationModel(nn.Module):
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> RestorationModel:
-        """Load a folder written by :meth:`save` (or ``tpir-export``)."""
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> Restorer:
+        """Load a folder written by :meth:`save_pretrained` (``tpir-export``, ``make demo``).
+
+        Raises:
+            ModelFolderError: the folder is missing, incomplete, or of another format version.
+        """
         folder = Path(folder)
-        spec_path = folder / SPEC_FILE
-        if not spec_path.is_file():
+        config_path = folder / CONFIG_FILE
+        if not config_path.is_file():
             raise ModelFolderError(
-                f"{folder}: not a tpir model folder (no {SPEC_FILE}); make one with tpir-export, "
+                f"{folder}: not a tpir model folder (no {CONFIG_FILE}); make one with tpir-export, "
                 "or run `make demo`, which exports outputs/demo/model."
             )
         try:
-            return cls._load_parts(folder, spec_path).to(device)
+            return cls._load_parts(folder, json.loads(config_path.read_text(encoding="utf-8"))).to(device)
         except ModelFolderError:
             raise
         except Exception as error:  # json, safetensors, transformers and torch each raise their own
@@ -191,104 +336,140 @@ class RestorationModel(nn.Module):
             ) from error
 
     @classmethod
-    def _load_parts(cls, folder: Path, spec_path: Path) -> RestorationModel:
-        """Read the spec, the weights, the encoder and the centroids of a model folder."""
-        spec = ModelSpec(**json.loads(spec_path.read_text(encoding="utf-8")))
-        if spec.format_version != FORMAT_VERSION:
+    def _load_parts(cls, folder: Path, config: dict[str, Any]) -> Restorer:
+        """Rebuild the training's classes from ``config``, then load the weights into them."""
+        if config.get("format_version") != FORMAT_VERSION:
             raise ModelFolderError(
-                f"{folder}: format version {spec.format_version}; this tpir reads version {FORMAT_VERSION}."
+                f"{folder}: format version {config.get('format_version')}; this tpir reads version "
+                f"{FORMAT_VERSION} (export the checkpoint again with tpir-export)."
             )
-        tensors = load_file(folder / WEIGHTS_FILE)
-        encoder = None
+        reader = None
         if (folder / ENCODER_DIR).is_dir():
-            encoder = TextEncoder.from_pretrained(folder / ENCODER_DIR, spec.max_length)
-        centroids = None
-        if (folder / CENTROIDS_FILE).is_file():
-            centroids = _load_centroids(folder / CENTROIDS_FILE)
-        return cls.assemble(spec, tensors, encoder, centroids)
-
-    @classmethod
-    def assemble(
-        cls,
-        spec: ModelSpec,
-        tensors: dict[str, torch.Tensor],
-        encoder: TextEncoder | None,
-        centroids: CategoryCentroids | None,
-    ) -> RestorationModel:
-        """Build from a spec and its weights (keys ``backbone.*``, ``task_embedding.weight``)."""
-        backbone = TextGuidedRestorer(**spec.backbone)
-        weights = {k.removeprefix("backbone."): v for k, v in tensors.items() if k.startswith("backbone.")}
-        missing, unexpected = backbone.load_state_dict(weights, strict=False)
+            reader = TextEncoder.from_pretrained(folder / ENCODER_DIR, config["max_length"])
+        centroids = _load_centroids(folder / CENTROIDS_FILE) if (folder / CENTROIDS_FILE).is_file() else None
+        guidance_class = _guidance_class(config["guidance"]["class"])
+        guidance = guidance_class.from_export(config["guidance"]["arguments"], reader)
+        backbone = TextGuidedRestorer(**config["backbone"], guidance_dim=guidance.dim)
+        model = cls(config, backbone, guidance, reader, centroids)
+        missing, unexpected = model.load_state_dict(load_file(folder / WEIGHTS_FILE), strict=False)
         if missing or unexpected:
             raise ModelFolderError(
-                f"the weights do not fit the backbone of the spec: missing {sorted(missing)}, "
-                f"unexpected {sorted(unexpected)} (made by another version of tpir?)."
+                f"{folder}: the weights do not fit the model of {CONFIG_FILE}: missing {sorted(missing)}, "
+                f"unexpected {sorted(unexpected)}."
             )
-        task_embedding = None
-        if spec.guidance == "onehot":
-            task_embedding = nn.Embedding.from_pretrained(tensors["task_embedding.weight"])
-        if spec.guidance != "none" and (encoder is None or centroids is None):
-            raise ModelFolderError(f"a guidance={spec.guidance} model needs its text encoder and centroids.")
-        return cls(spec, backbone, encoder, centroids, task_embedding)
+        return model
 
     @classmethod
-    def from_checkpoint(
-        cls, checkpoint: str | Path, config: str | Path | DictConfig | None = None
-    ) -> RestorationModel:
-        """Rebuild from a stage-2 training checkpoint and its run's config.
+    def from_checkpoint(cls, checkpoint: str | Path) -> Restorer:
+        """Rebuild from a stage-2 training checkpoint, which carries its config as hyper-parameters.
 
-        Args:
-            checkpoint: a Lightning checkpoint of ``RestorationModule`` (loaded with ``weights_only``).
-            config: the run's composed config (default: ``.hydra/config.yaml`` of the run folder that
-                holds ``checkpoints/``). Its ``text_encoder`` must name the encoder the run used;
-                the check against the checkpoint's cached embeddings refuses any other.
+        Raises:
+            ModelFolderError: the file is missing, does not load safely, is not a tpir stage-2 checkpoint,
+                names code outside tpir and torch.optim, or its text encoder is not the one it was
+                trained with.
         """
         checkpoint = Path(checkpoint)
         saved = _load_checkpoint(checkpoint)
-        if not isinstance(saved.get("state_dict"), dict):
-            raise ModelFolderError(f"{checkpoint}: not a Lightning checkpoint (no state_dict).")
+        hparams = saved.get("hyper_parameters")
+        if (
+            not isinstance(saved.get("state_dict"), dict)
+            or not isinstance(hparams, dict)
+            or "guidance" not in hparams
+        ):
+            raise ModelFolderError(
+                f"{checkpoint}: not a tpir stage-2 checkpoint (no state_dict or no model hyper-parameters)."
+            )
+        _check_targets(checkpoint, hparams)
         try:
-            return cls._build_from_state(checkpoint, saved, _run_config(checkpoint, config))
-        except ModelFolderError:
-            raise
+            module = RestorationModule(**{**hparams, "compile": False})
+            module.on_load_checkpoint(saved)
+            module.load_state_dict(saved["state_dict"])
+            reader = module.guidance.encoder if isinstance(module.guidance, TextGuidance) else None
+            if reader is None and hparams.get("text_encoder"):
+                reader = TextEncoder.from_bundle(instantiate(hparams["text_encoder"]))
+            centroids = None
+            if reader is not None and hparams.get("corpus"):
+                centroids = corpus_centroids(reader, instantiate(hparams["corpus"]))
         except Exception as error:  # hydra, transformers and torch each raise their own
             raise ModelFolderError(
-                f"{checkpoint}: cannot rebuild the model from it and its run config ({_first_line(error)})."
+                f"{checkpoint}: cannot rebuild the model from it ({_first_line(error)})."
             ) from error
+        config = {
+            "format_version": FORMAT_VERSION,
+            "tasks": list(hparams["tasks"]),
+            "backbone": {k: v for k, v in hparams["backbone"].items() if not k.startswith("_")},
+            "guidance": {
+                "class": type(module.guidance).__name__,
+                "arguments": module.guidance.export_arguments(),
+            },
+            "max_length": None if reader is None else reader.max_length,
+            "training": {
+                k: hparams[k]
+                for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
+            },
+            "provenance": {"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
+        }
+        return cls(config, module.backbone, module.guidance, reader, centroids)
 
-    @classmethod
-    def _build_from_state(cls, checkpoint: Path, saved: dict[str, Any], cfg: DictConfig) -> RestorationModel:
-        """The model of a checkpoint's ``state_dict``, built as its run config says."""
-        state = saved["state_dict"]
-        backbone_args = {k: v for k, v in OmegaConf.to_container(cfg.model).items() if not k.startswith("_")}
-        target = cfg.guidance["_target_"]
-        if target not in GUIDANCE_KINDS:
+
+def model_card(config: Mapping[str, Any], test_table: str | None = None) -> str:
+    """The model card (``README.md``) of a model folder: what it is, how to use it, how it was trained."""
+    training = yaml.safe_dump(config.get("training", {}), sort_keys=False).rstrip()
+    provenance = config.get("provenance", {})
+    lines = [
+        "---",
+        "library_name: tpir",
+        "tags: [image-restoration, text-guided, all-in-one]",
+        "---",
+        "",
+        "# tpir restoration model",
+        "",
+        f"Text-guided all-in-one restoration (TextPromptIR) for: {', '.join(config.get('tasks', []))}.",
+        f"Guidance: `{config['guidance']['class']}`. Trained for {provenance.get('global_step')} steps "
+        f"(checkpoint `{provenance.get('checkpoint')}`).",
+        "",
+        "```python",
+        "import tpir",
+        'model = tpir.load("path/to/this/folder")',
+        'restored = model.restore("photo.png", "remove the rain")',
+        "```",
+        "",
+        "## Test scores (PSNR / SSIM)",
+        "",
+        test_table or "Not evaluated at export; run `tpir-eval model_dir=<this folder>`.",
+        "",
+        "## Training configuration",
+        "",
+        "```yaml",
+        training,
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _guidance_class(name: str) -> type[Guidance]:
+    """A guidance class of ``tpir.models.guidance`` by name; nothing else is built from a folder."""
+    found = getattr(guidance_kinds, name, None)
+    if not (isinstance(found, type) and issubclass(found, Guidance) and found is not Guidance):
+        raise ModelFolderError(f"unknown guidance class {name!r} (made by another version of tpir?).")
+    return found
+
+
+def _check_targets(checkpoint: Path, config: Any) -> None:
+    """Refuse hyper-parameters that would build anything but tpir's classes and torch's optimizers."""
+    if isinstance(config, dict):
+        target = config.get("_target_")
+        if target is not None and not str(target).startswith(TRUSTED_TARGETS):
             raise ModelFolderError(
-                f"{checkpoint}: unknown guidance {target!r}; expected one of {list(GUIDANCE_KINDS)}."
+                f"{checkpoint}: its config names {target!r}; only {', '.join(TRUSTED_TARGETS)}* are "
+                "built from a checkpoint."
             )
-        kind = GUIDANCE_KINDS[target]
-        corpus: InstructionCorpus = instantiate(cfg.corpus)
-        bundle = instantiate(cfg.text_encoder)
-        encoder = TextEncoder(bundle.model.bert, bundle.tokenizer, cfg.guidance.get("max_length", 64))
-        encoder.requires_grad_(False).eval()
-        if kind == "text":
-            _check_encoder(checkpoint, encoder, corpus, state["guidance.table"])
-            guidance_dim = encoder.dim
-        elif kind == "onehot":
-            guidance_dim = state["guidance.embedding.weight"].shape[-1]
-        else:
-            guidance_dim = None
-        spec = ModelSpec(
-            backbone=backbone_args | {"guidance_dim": guidance_dim},
-            guidance=kind,
-            tasks=list(cfg.degradation.tasks),
-            max_length=encoder.max_length,
-            provenance={"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
-        )
-        tensors = {k: v for k, v in state.items() if k.startswith("backbone.")}
-        if kind == "onehot":
-            tensors["task_embedding.weight"] = state["guidance.embedding.weight"]
-        return cls.assemble(spec, tensors, encoder, corpus_centroids(encoder, corpus))
+        for value in config.values():
+            _check_targets(checkpoint, value)
+    elif isinstance(config, list):
+        for value in config:
+            _check_targets(checkpoint, value)
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:
@@ -304,39 +485,12 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
         ) from error
 
 
-def _run_config(checkpoint: Path, config: str | Path | DictConfig | None) -> DictConfig:
-    """The training run's composed config: given, or ``<run>/.hydra/config.yaml`` beside ``checkpoints/``."""
-    if isinstance(config, DictConfig):
-        return config
-    path = Path(config) if config is not None else checkpoint.parent.parent / ".hydra" / "config.yaml"
-    if not path.is_file():
-        raise ModelFolderError(
-            f"{checkpoint}: its run config {path} is missing; pass the run's .hydra/config.yaml."
-        )
-    return OmegaConf.load(path)
-
-
-def _check_encoder(
-    checkpoint: Path, encoder: TextEncoder, corpus: InstructionCorpus, table: torch.Tensor
-) -> None:
-    """Refuse an encoder whose embeddings differ from those the checkpoint was trained on."""
-    sentences = [p.sentence for p in (*corpus.train, *corpus.test)][:8]
-    expected = table[: len(sentences)]
-    if expected.shape[-1] != encoder.dim or not torch.allclose(
-        encoder.encode(sentences).cpu(), expected, atol=1e-4
-    ):
-        raise ModelFolderError(
-            f"{checkpoint}: the text encoder of the run config does not give the embeddings this "
-            "checkpoint was trained with; pass the config (or encoder) the run used."
-        )
-
-
 def _load_centroids(path: Path) -> CategoryCentroids:
-    """Centroids saved by :meth:`RestorationModel.save`."""
+    """Centroids saved by :meth:`Restorer.save_pretrained`."""
     with safe_open(str(path), framework="pt") as handle:
         categories = json.loads(handle.metadata()["categories"])
         centroids = handle.get_tensor("centroids")
-    return CategoryCentroids(centroids, categories)
+    return CategoryCentroids(centroids, categories)  # one row per category: its own centroid
 
 
 def _first_line(error: BaseException) -> str:

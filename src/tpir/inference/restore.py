@@ -18,21 +18,24 @@ before any photo is touched.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from tpir.inference.model import ModelFolderError, RestorationModel
-from tpir.inference.photos import WRITE_FORMATS, Photo, PhotoError, read_photo, write_photo
-from tpir.inference.tiling import restore_tiled, tile_count
+from tpir.data.photos import WRITE_FORMATS, PhotoError, read_photo, write_photo
+from tpir.inference.model import ModelFolderError, ReadPrompt, Restorer
+from tpir.inference.tiling import tile_count
 from tpir.text.encoder import PromptError
 
 PROG = "tpir-restore"
-DEFAULT_MODEL = Path("outputs/demo/model")
+MODEL_ENV = "TPIR_MODEL"
+# The model `make demo` exports, under the output root (TPIR_OUTPUT_DIR, else ./outputs).
+DEFAULT_MODEL = Path(os.environ.get("TPIR_OUTPUT_DIR", "outputs")) / "demo" / "model"
 OUTPUT_TAG = "_restored"
 FALLBACK_SUFFIX = ".png"
 
@@ -53,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model",
         type=Path,
-        default=DEFAULT_MODEL,
-        help=f"model folder (tpir-export, or `make demo`); default: {DEFAULT_MODEL}",
+        default=None,
+        help=f"model folder (tpir-export, or `make demo`); default: ${MODEL_ENV}, else {DEFAULT_MODEL}",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (one IMAGE only)")
@@ -90,25 +93,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SetupError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
-
-    understood = model.understand(prompt)
-    if understood is not None:
-        print(f'understood "{prompt}" as: {understood.category} (confidence {understood.confidence:.2f})')
-    try:
-        guidance = model.guidance_vector(prompt)
-    except PromptError as error:  # a one-hot model given a prompt outside its tasks
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+    if prompt.understanding is not None:
+        understood = prompt.understanding
+        print(
+            f'understood "{prompt.text}" as: {understood.category} (confidence {understood.confidence:.2f})'
+        )
 
     jobs = plan_outputs(args.images, args.output, args.out_dir)
     show_bars = not args.quiet and sys.stderr.isatty()
-    failures = restore_all(model, guidance, jobs, args.tile or None, args.overlap, args.overwrite, show_bars)
+    failures = restore_all(model, prompt, jobs, args.tile or None, args.overlap, args.overwrite, show_bars)
     return 1 if failures else 0
 
 
 def restore_all(
-    model: RestorationModel,
-    guidance: torch.Tensor | None,
+    model: Restorer,
+    prompt: ReadPrompt,
     jobs: Sequence[tuple[Path, Path]],
     tile: int | None,
     overlap: int,
@@ -129,7 +128,7 @@ def restore_all(
                     f"{target}: already written from {earlier} in this run; give the inputs distinct names."
                 )
             else:
-                problem = restore_file(model, guidance, source, target, tile, overlap, overwrite, show_bars)
+                problem = restore_file(model, prompt, source, target, tile, overlap, overwrite, show_bars)
             if problem is None:
                 written[target.resolve()] = source
             else:
@@ -160,21 +159,28 @@ def _pick_device(name: str | None) -> torch.device:
     return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def load_model(folder: Path, device: torch.device) -> RestorationModel:
-    """The model in ``folder`` on ``device``; raises :class:`SetupError` naming the folder if unusable."""
+def load_model(folder: Path | None, device: torch.device) -> Restorer:
+    """The model in ``folder`` (default: ``$TPIR_MODEL``, else the demo's) on ``device``; raises
+    :class:`SetupError` naming the folder if it is unusable."""
+    if folder is None:
+        folder = Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
+        if not folder.is_dir():
+            raise SetupError(
+                f"no model folder at {folder}: pass --model, set {MODEL_ENV}, or run `make demo`, "
+                "which exports one there."
+            )
     if not folder.is_dir():
-        hint = " (run `make demo` to export it, or pass --model)" if folder == DEFAULT_MODEL else ""
-        raise SetupError(f"--model {folder}: no such folder{hint}.")
+        raise SetupError(f"--model {folder}: no such folder.")
     try:
-        return RestorationModel.load(folder, device)
+        return Restorer.from_pretrained(folder, device)
     except ModelFolderError as error:  # its message names the folder
         raise SetupError(f"--model: {error}") from error
 
 
-def read_prompt(model: RestorationModel, prompt: str) -> str:
-    """The prompt stripped, once the model can read it; raises :class:`SetupError` if empty or too long."""
+def read_prompt(model: Restorer, prompt: str) -> ReadPrompt:
+    """The prompt read by the model, once for every photo; raises :class:`SetupError` if it cannot be."""
     try:
-        return model.check_prompt(prompt)
+        return model.read_prompt(prompt)
     except PromptError as error:
         raise SetupError(f"--prompt: {error}") from error
 
@@ -202,8 +208,8 @@ def plan_outputs(
 
 
 def restore_file(
-    model: RestorationModel,
-    guidance: torch.Tensor | None,
+    model: Restorer,
+    prompt: ReadPrompt,
     source: Path,
     target: Path,
     tile: int | None,
@@ -215,7 +221,7 @@ def restore_file(
 
     Args:
         model: the restorer.
-        guidance: the prompt's ``Z``, (1, D), or None for an unguided model.
+        prompt: the prompt, read once by the model.
         source: the photo to read.
         target: where to write it; written whole or not at all.
         tile: tile side, or None for the whole image at once.
@@ -223,20 +229,15 @@ def restore_file(
         overwrite: replace an existing ``target``.
         show_bar: show a progress bar over the tiles.
     """
-    if target.exists() and not overwrite:  # before the work, not only when writing
-        return f"{target}: already exists; pass --overwrite to replace it."
     start = time.perf_counter()
     try:
+        if target.exists() and not overwrite:  # before reading, not only when writing
+            raise FileExistsError(f"{target}: already exists; pass --overwrite to replace it.")
         photo = read_photo(source)
         height, width = photo.rgb.shape[-2:]
-        with tqdm(
-            total=tile_count(height, width, tile, overlap),
-            desc=source.name,
-            unit="tile",
-            leave=False,
-            disable=not show_bar,
-        ) as bar:
-            restored = restore_photo(model, guidance, photo, tile, overlap, bar.update)
+        tiles = tile_count(height, width, tile, overlap)
+        with tqdm(total=tiles, desc=source.name, unit="tile", leave=False, disable=not show_bar) as bar:
+            restored = model.restore_photo(photo, prompt, tile, overlap, bar.update)
         write_photo(restored, target, overwrite=overwrite)
     except (PhotoError, FileExistsError) as error:
         return str(error)
@@ -246,28 +247,3 @@ def restore_file(
         return f"{target}: cannot write ({error.strerror or error})."
     tqdm.write(f"wrote {target} ({width} x {height}, {time.perf_counter() - start:.2f} s)", file=sys.stdout)
     return None
-
-
-def restore_photo(
-    model: RestorationModel,
-    guidance: torch.Tensor | None,
-    photo: Photo,
-    tile: int | None,
-    overlap: int,
-    progress: Callable[[], object] | None = None,
-) -> Photo:
-    """``photo`` with its colour restored, tile by tile; alpha, bit depth and grayscale-ness are kept.
-
-    Args:
-        model: the restorer; each tile, (1, 3, h, w), is moved to its device.
-        guidance: ``Z`` of the prompt, (1, D), or None for an unguided model.
-        photo: the photo; its ``rgb`` is (3, H, W) in [0, 1] and stays on the CPU.
-        tile: tile side (a multiple of 8), or None for the whole image in one call.
-        overlap: pixels shared by neighbouring tiles, 0 <= overlap < tile.
-        progress: called once per tile.
-
-    Returns:
-        The restored photo, ``rgb`` (3, H, W) float32 in [0, 1] on the CPU.
-    """
-    restored = restore_tiled(lambda piece: model(piece, guidance), photo.rgb[None], tile, overlap, progress)
-    return photo.with_rgb(restored[0])

@@ -93,3 +93,29 @@ def ssim(
     denominator = (mean_p**2 + mean_t**2 + c1) * (var_p + var_t + c2)
     # avg_pool2d without padding yields exactly the map scikit-image keeps after cropping its border.
     return (numerator / denominator).mean(dim=(1, 2, 3)).float()
+
+
+SCORES = ("psnr", "ssim", "psnr_input", "ssim_input", "psnr_output_vs_input")
+
+
+def restoration_scores(restored: torch.Tensor, lq: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every score of a restoration, per image: what validation during training and every test report.
+
+    Args:
+        restored: model outputs, (B, 3, H, W), RGB; clamped to [0, 1] and scored in float32 here.
+        lq: the degraded inputs, (B, 3, H, W), RGB in [0, 1].
+        gt: the clean targets, (B, 3, H, W), RGB in [0, 1].
+
+    Returns:
+        For each name of :data:`SCORES`, a (B,) tensor: the output against the target (``psnr``,
+        ``ssim``), the input against the target (``*_input``), and the output against the input
+        (``psnr_output_vs_input``: how much restoring changed the image).
+    """
+    restored, lq, gt = restored.float().clamp(0, 1), lq.float(), gt.float()
+    return {
+        "psnr": psnr(restored, gt),
+        "ssim": ssim(restored, gt),
+        "psnr_input": psnr(lq, gt),
+        "ssim_input": ssim(lq, gt),
+        "psnr_output_vs_input": psnr(restored, lq),
+    }

@@ -2,58 +2,92 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
+from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torch.optim import Optimizer
 from torchmetrics import MeanMetric
 from typing_extensions import override
 
-from tpir.metrics.image_quality import psnr, ssim
-from tpir.models.backbone import TextGuidedRestorer
-from tpir.models.guidance import TextGuidance
+from tpir.metrics.image_quality import restoration_scores
+from tpir.models.guidance import Guidance, TextGuidance
 from tpir.optim import configure_optimization
 from tpir.viz.grids import comparison_grid
 
-SCORES = ("psnr", "ssim", "psnr_input", "ssim_input")
+# Validation scores logged per set and averaged over sets (the rest of restoration_scores is for tests).
+VALIDATION_SCORES = ("psnr", "ssim", "psnr_input", "ssim_input")
+
+Config = Mapping[str, Any] | DictConfig
+
+
+def plain(config: Config | None) -> dict[str, Any] | None:
+    """A config as plain, resolved Python values (what checkpoints may hold under ``weights_only``)."""
+    if config is None:
+        return None
+    node = config if isinstance(config, DictConfig) else OmegaConf.create(dict(config))
+    return OmegaConf.to_container(node, resolve=True)
 
 
 class RestorationModule(L.LightningModule):
     """Trains ``TextGuidedRestorer`` on batches of ``lq``, ``gt``, ``prompt``, ``task``.
 
-    Logs ``train/loss``; per evaluation set ``<stage>/psnr/<set>``, ``<stage>/ssim/<set>`` and the same
-    of the unrestored input (``psnr_input``, ``ssim_input``); and their mean over sets ``<stage>/psnr``,
-    ``<stage>/ssim``. The first image of each set goes to the logger (and to ``samples/``) as
-    input / output / target with its prompt.
+    Its arguments are configs (``_target_`` nodes, built here), saved as plain hyper-parameters, so
+    ``RestorationModule.load_from_checkpoint(path)`` rebuilds it from the checkpoint alone.
+
+    Logs ``train/loss``; per validation set ``val/psnr/<set>``, ``val/ssim/<set>`` and the same of the
+    unrestored input (``psnr_input``, ``ssim_input``); their mean over sets ``val/psnr``, ``val/ssim``.
+    The first image of each set goes to the logger (and to ``samples/``) with its prompt. Test scores
+    are not computed here: ``tpir.evaluation`` scores the best checkpoint, as ``tpir-eval`` does.
 
     Args:
-        backbone: partial ``TextGuidedRestorer``; this module supplies ``guidance_dim``.
-        guidance: where Z comes from (``TextGuidance``, ``TaskEmbeddingGuidance``, ``NoGuidance``).
-        optimizer: partial optimizer, called with the trainable parameters.
-        scheduler: partial schedule, called with the optimizer and ``total_steps``; or None.
+        backbone: config of a partial ``TextGuidedRestorer`` (this module supplies ``guidance_dim``).
+        guidance: config of where Z comes from (``TextGuidance``, ``TaskEmbeddingGuidance``, ``NoGuidance``).
+        optimizer: config of a partial optimizer, called with the trainable parameters.
+        scheduler: config of a partial schedule, called with the optimizer and ``total_steps``; or None.
+        text_encoder: config of the encoder that reads this run's prompts; not built here: exports use
+            it to understand prompts (which degradation they name).
+        corpus: config of this run's instruction corpus; as ``text_encoder``.
+        tasks: the tasks trained, in id order.
+        compile: compile the backbone with ``torch.compile`` (state-dict keys stay the same).
     """
 
     def __init__(
         self,
-        backbone: Callable[..., TextGuidedRestorer],
-        guidance: nn.Module,
-        optimizer: Callable[..., Optimizer],
-        scheduler: Callable[..., Any] | None = None,
+        backbone: Config,
+        guidance: Config,
+        optimizer: Config,
+        scheduler: Config | None = None,
+        text_encoder: Config | None = None,
+        corpus: Config | None = None,
+        tasks: Sequence[str] = (),
+        compile: bool = False,
     ) -> None:
         super().__init__()
-        # Partials stay out of the hyperparameters so checkpoints hold tensors and plain values only
-        # and load with weights_only=True.
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.guidance = guidance
-        self.backbone = backbone(guidance_dim=guidance.dim)
-        if isinstance(guidance, TextGuidance):
-            self.backbone.guidance.set_input_statistics(guidance.training_embeddings)
+        self.save_hyperparameters(
+            {
+                "backbone": plain(backbone),
+                "guidance": plain(guidance),
+                "optimizer": plain(optimizer),
+                "scheduler": plain(scheduler),
+                "text_encoder": plain(text_encoder),
+                "corpus": plain(corpus),
+                "tasks": list(tasks),
+                "compile": bool(compile),
+            }
+        )
+        self.guidance: Guidance = instantiate(self.hparams.guidance)
+        self.backbone = instantiate(self.hparams.backbone)(guidance_dim=self.guidance.dim)
+        if isinstance(self.guidance, TextGuidance):
+            self.backbone.guidance.set_input_statistics(self.guidance.training_embeddings)
+        if compile:
+            self.backbone.compile()
         self.scores = nn.ModuleDict()
 
     def forward(self, lq: torch.Tensor, prompts: Sequence[str], task_ids: torch.Tensor) -> torch.Tensor:
@@ -62,29 +96,24 @@ class RestorationModule(L.LightningModule):
 
     @override
     def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule
-        for split in ("val", "test"):
-            names = datamodule.evaluation_set_names(split)
-            self.scores[split] = nn.ModuleDict(
-                {name: nn.ModuleDict({score: MeanMetric() for score in SCORES}) for name in names}
-            )
+        names = self.trainer.datamodule.evaluation_set_names("val")
+        self.scores = nn.ModuleDict(
+            {name: nn.ModuleDict({score: MeanMetric() for score in VALIDATION_SCORES}) for name in names}
+        )
 
     def _shared_step(self, batch: dict[str, Any], stage: str, batch_idx: int = 0) -> torch.Tensor | None:
-        """Training: the L1 loss. Evaluation: update the set's scores (the loss is not used there)."""
+        """Training: the L1 loss. Validation: update the set's scores (the loss is not used there)."""
         restored = self(batch["lq"], batch["prompt"], batch["task"])
         if stage == "train":
             loss = F.l1_loss(restored, batch["gt"])
             self.log("train/loss", loss, prog_bar=True, batch_size=len(restored))
             return loss
         name = batch["set"][0]
-        scores = self.scores[stage][name]
-        restored = restored.float().clamp(0, 1)  # scores in float32, also under bf16 autocast
-        scores["psnr"].update(psnr(restored, batch["gt"]))
-        scores["ssim"].update(ssim(restored, batch["gt"]))
-        scores["psnr_input"].update(psnr(batch["lq"], batch["gt"]))
-        scores["ssim_input"].update(ssim(batch["lq"], batch["gt"]))
+        scores = restoration_scores(restored, batch["lq"], batch["gt"])
+        for score, metric in self.scores[name].items():
+            metric.update(scores[score])
         if batch_idx == 0:
-            self._show_example(batch, restored, f"{stage}/{name}")
+            self._show_example(batch, restored.float().clamp(0, 1), f"{stage}/{name}")
         return None
 
     def _show_example(self, batch: dict[str, Any], restored: torch.Tensor, key: str) -> None:
@@ -101,20 +130,6 @@ class RestorationModule(L.LightningModule):
             if isinstance(logger, WandbLogger):
                 logger.log_image(key=f"{key}/example", images=[grid], caption=[batch["prompt"][0]])
 
-    def _log_scores(self, stage: str) -> None:
-        means = {score: [] for score in SCORES}
-        for name, scores in self.scores[stage].items():
-            if not scores["psnr"].update_count:
-                continue
-            for score, metric in scores.items():
-                value = metric.compute()
-                means[score].append(value)
-                self.log(f"{stage}/{score}/{name}", value)
-                metric.reset()
-        for score, values in means.items():
-            if values:
-                self.log(f"{stage}/{score}", torch.stack(values).mean(), prog_bar=score == "psnr")
-
     @override
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train")
@@ -124,22 +139,42 @@ class RestorationModule(L.LightningModule):
         self._shared_step(batch, "val", batch_idx)
 
     @override
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._shared_step(batch, "test", batch_idx)
-
-    @override
     def on_validation_epoch_end(self) -> None:
-        self._log_scores("val")
+        means: dict[str, list[torch.Tensor]] = {score: [] for score in VALIDATION_SCORES}
+        for name, scores in self.scores.items():
+            if not scores["psnr"].update_count:
+                continue
+            for score, metric in scores.items():
+                value = metric.compute()
+                means[score].append(value)
+                self.log(f"val/{score}/{name}", value)
+                metric.reset()
+        for score, values in means.items():
+            if values:
+                self.log(f"val/{score}", torch.stack(values).mean(), prog_bar=score == "psnr")
 
     @override
-    def on_test_epoch_end(self) -> None:
-        self._log_scores("test")
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse a checkpoint trained with another text encoder than the one its config now loads.
+
+        Z is standardised with the corpus embeddings of the encoder it was trained with; the same key
+        computed now (``backbone.guidance.input_mean``) must match, or every prompt would be misread.
+        """
+        key = "backbone.guidance.input_mean"
+        if not isinstance(self.guidance, TextGuidance) or key not in checkpoint.get("state_dict", {}):
+            return
+        trained = checkpoint["state_dict"][key].to(self.backbone.guidance.input_mean)
+        if not torch.allclose(trained, self.backbone.guidance.input_mean, atol=1e-4):
+            raise ValueError(
+                "the text encoder that this checkpoint's config names does not give the embeddings it was "
+                "trained with (was stage 1 run again?); point text_encoder at the encoder of that run."
+            )
 
     @override
     def configure_optimizers(self) -> Any:
         return configure_optimization(
             self.parameters(),
-            self.optimizer_factory,
-            self.scheduler_factory,
+            instantiate(self.hparams.optimizer),
+            None if self.hparams.scheduler is None else instantiate(self.hparams.scheduler),
             self.trainer.estimated_stepping_batches,
         )

@@ -157,8 +157,17 @@ class TextEncoder(nn.Module):
     @classmethod
     def from_pretrained(cls, folder: str | Path, max_length: int = 64) -> TextEncoder:
         """Load an encoder saved by stage 1 (or any local BERT folder), without network."""
-        bundle = load_pretraining_bert(folder)
+        return cls.from_bundle(load_pretraining_bert(folder), max_length)
+
+    @classmethod
+    def from_bundle(cls, bundle: PretrainingBert, max_length: int = 64) -> TextEncoder:
+        """The encoder body of a BERT with pretraining heads (what ``text_encoder`` configs build)."""
         return cls(bundle.model.bert, bundle.tokenizer, max_length)
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write the BERT and its tokenizer as a Hugging Face folder (:meth:`from_pretrained` reads it)."""
+        self.bert.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
 
     @property
     def dim(self) -> int:

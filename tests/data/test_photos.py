@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from tpir.inference import photos
-from tpir.inference.photos import Photo, PhotoError, read_photo, write_photo
+from tpir.data import photos
+from tpir.data.photos import Photo, PhotoError, read_photo, write_photo
 
 
 def random_pixels(shape: tuple[int, ...], dtype: type = np.uint8, seed: int = 0) -> np.ndarray:

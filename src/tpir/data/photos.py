@@ -1,8 +1,9 @@
-"""Photos in and out of the restorer: any common file read to float RGB, written back in its source's form.
+"""The one photo reader and writer: training data, ``tpir-restore``, the Python API and the app use it.
 
 A :class:`Photo` keeps what the model needs (RGB in [0, 1]) apart from what writing needs: the alpha
 channel, the bit depth (8 or 16) and whether the source was grayscale. EXIF orientation is applied on
-reading, so the pixels are upright; it is not written back.
+reading (``ImageOps.exif_transpose``), so the pixels are upright; it is not written back. Photos also
+convert from and to in-memory PIL images and numpy arrays (:func:`photo_from_pil`, :func:`photo_to_array`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from tpir.utils import atomic_path
 
@@ -31,21 +32,12 @@ WRITE_FORMATS = {
 _ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
 _SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
 
-_ORIENTATION_TAG = 0x0112
-# EXIF orientation -> (transpose, flip rows, flip columns) that makes the pixels upright.
-_UPRIGHT = {
-    2: (False, False, True),
-    3: (False, True, True),
-    4: (False, True, False),
-    5: (True, False, False),
-    6: (True, False, True),
-    7: (True, True, True),
-    8: (True, True, False),
-}
 _GRAY_16BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as Pillow's convert("L")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
+# What the training data and the benchmark layout list as images.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 class PhotoError(ValueError):
@@ -59,16 +51,16 @@ class Photo:
     Attributes:
         rgb: colour, (3, H, W) float32 in [0, 1]; a grayscale source's one channel repeated.
         alpha: opacity, (H, W) float32 in [0, 1], or None when the source has none.
-        bit_depth: bits per channel of the source, 8 or 16.
+        bit_depth: bits per channel of the source: 8, 16, or 32 for a float array.
         grayscale: whether the source has one colour channel.
-        source: the file it was read from.
+        source: the file it was read from, or None for an image given in memory.
     """
 
     rgb: torch.Tensor
     alpha: torch.Tensor | None
     bit_depth: int
     grayscale: bool
-    source: Path
+    source: Path | None = None
 
     def __post_init__(self) -> None:
         if self.rgb.ndim != 3 or self.rgb.shape[0] != 3:
@@ -77,8 +69,8 @@ class Photo:
             raise ValueError(
                 f"alpha: expected shape {tuple(self.rgb.shape[1:])} to match rgb, got {tuple(self.alpha.shape)}."
             )
-        if self.bit_depth not in (8, 16):
-            raise ValueError(f"bit_depth: expected 8 or 16, got {self.bit_depth}.")
+        if self.bit_depth not in (8, 16, 32):
+            raise ValueError(f"bit_depth: expected 8, 16 or 32 (float), got {self.bit_depth}.")
 
     def with_rgb(self, rgb: torch.Tensor) -> Photo:
         """This photo with its colour replaced by ``rgb``, (3, H, W) in [0, 1] of the same size."""
@@ -103,24 +95,32 @@ def read_photo(path: str | Path) -> Photo:
     # Pillow's UnidentifiedImageError is an OSError; corrupt headers raise SyntaxError or ValueError.
     try:
         with Image.open(path) as image:
-            image.load()
-            orientation = image.getexif().get(_ORIENTATION_TAG, 1)
             colour_type = _png_16bit_colour_type(path) if image.format == "PNG" else None
-            pixels = _pixels(image) if colour_type is None else _png_16bit_pixels(path, colour_type)
+            if colour_type is None:
+                pixels = _pixels(ImageOps.exif_transpose(image))
+            else:
+                pixels = _png_16bit_pixels(path, colour_type)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise PhotoError(f"{path}: not a readable image ({error}).") from error
-    height, width, channels = pixels.shape
+    height, width, _ = pixels.shape
     if height == 0 or width == 0:
         raise PhotoError(f"{path}: image is {width}x{height} pixels; expected at least 1x1.")
-    values = torch.from_numpy(_upright(pixels, orientation).astype(np.float32) / np.iinfo(pixels.dtype).max)
-    values = values.permute(2, 0, 1)
+    return _photo(pixels, path)
+
+
+def _photo(pixels: np.ndarray, source: Path | None) -> Photo:
+    """A Photo of (H, W, C) pixels, uint8, uint16 or float32 in [0, 1]; C = 1 gray, 2 gray + alpha,
+    3 RGB, 4 RGBA."""
+    channels = pixels.shape[-1]
+    top = 1.0 if pixels.dtype == np.float32 else np.iinfo(pixels.dtype).max
+    values = torch.from_numpy(pixels.astype(np.float32) / top).permute(2, 0, 1)
     colour = values[:1] if channels <= 2 else values[:3]
     return Photo(
         rgb=colour.expand(3, -1, -1).contiguous(),
         alpha=values[-1].contiguous() if channels in (2, 4) else None,
-        bit_depth=16 if pixels.dtype == np.uint16 else 8,
+        bit_depth={np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}.get(pixels.dtype, 32),
         grayscale=channels <= 2,
-        source=path,
+        source=source,
     )
 
 
@@ -146,14 +146,8 @@ def write_photo(photo: Photo, path: str | Path, *, overwrite: bool = False) -> P
         raise PhotoError(f"{path}: cannot write {kind}; expected a suffix among {', '.join(WRITE_FORMATS)}.")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists; pass --overwrite to replace it.")
-    rgb = photo.rgb.detach().float().cpu()
-    channels = (
-        [(rgb * rgb.new_tensor(_LUMA).view(3, 1, 1)).sum(0, keepdim=True)] if photo.grayscale else [rgb]
-    )
-    if photo.alpha is not None and file_format in _ALPHA_FORMATS:
-        channels.append(photo.alpha.detach().float().cpu()[None])
-    bit_depth = 16 if photo.bit_depth == 16 and file_format == "PNG" else 8
-    pixels = _quantize(torch.cat(channels), bit_depth)
+    bit_depth = 16 if photo.bit_depth > 8 and file_format == "PNG" else 8
+    pixels = _quantize(_channels(photo, with_alpha=file_format in _ALPHA_FORMATS), bit_depth)
 
     with atomic_path(path) as partial, partial.open("wb") as stream:
         if bit_depth == 16:
@@ -202,15 +196,8 @@ def _decode_png_as(path: Path, rawmode: str) -> np.ndarray:
     """The image data of a PNG, decoded by Pillow with the unpacker ``rawmode``, (H, W, C) uint8."""
     with Image.open(path) as image:
         image.tile = [tile._replace(args=rawmode) for tile in image.tile]
-        return np.asarray(image)
-
-
-def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """(H, W, C) pixels turned upright for an EXIF orientation (1-8), as ``ImageOps.exif_transpose``."""
-    transpose, flip_rows, flip_columns = _UPRIGHT.get(orientation, (False, False, False))
-    if transpose:
-        pixels = pixels.swapaxes(0, 1)
-    return pixels[:: -1 if flip_rows else 1, :: -1 if flip_columns else 1]
+        image.load()
+        return np.asarray(ImageOps.exif_transpose(image))
 
 
 def _quantize(channels: torch.Tensor, bit_depth: int) -> np.ndarray:
@@ -238,3 +225,83 @@ def _write_png_16bit(pixels: np.ndarray, stream: BinaryIO) -> None:
     stream.write(_PNG_SIGNATURE)
     for kind, body in ((b"IHDR", header), (b"IDAT", zlib.compress(filtered.tobytes())), (b"IEND", b"")):
         stream.write(len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big"))
+
+
+def _channels(photo: Photo, with_alpha: bool = True) -> torch.Tensor:
+    """The channels to store, (C, H, W) float in [0, 1]: luma or RGB, then alpha when kept."""
+    rgb = photo.rgb.detach().float().cpu()
+    channels = (
+        [(rgb * rgb.new_tensor(_LUMA).view(3, 1, 1)).sum(0, keepdim=True)] if photo.grayscale else [rgb]
+    )
+    if photo.alpha is not None and with_alpha:
+        channels.append(photo.alpha.detach().float().cpu()[None])
+    return torch.cat(channels)
+
+
+def read_image_uint8(path: str | Path) -> torch.Tensor:
+    """A file as 8-bit RGB for training, (3, H, W) uint8: upright, alpha dropped, gray repeated, 16 bits
+    rounded to 8.
+
+    Raises:
+        PhotoError: the file is missing, empty, not an image or truncated.
+    """
+    rgb = read_photo(path).rgb
+    return rgb.mul(255).round_().to(torch.uint8)
+
+
+def to_float(image: torch.Tensor) -> torch.Tensor:
+    """uint8 images (..., 3, H, W) to float32 in [0, 1]."""
+    return image.float().div_(255.0)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def photo_from_pil(image: Image.Image) -> Photo:
+    """An in-memory PIL image as a Photo (modes as :func:`read_photo`; 16-bit gray stays 16-bit)."""
+    pixels = _pixels(image)
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise PhotoError(f"the image is {image.width}x{image.height} pixels; expected at least 1x1.")
+    return _photo(pixels, None)
+
+
+def photo_to_pil(photo: Photo) -> Image.Image:
+    """A Photo as an 8-bit PIL image: mode L, LA, RGB or RGBA as the photo's form (16 bits are rounded)."""
+    pixels = _quantize(_channels(photo), 8)
+    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+
+
+def photo_from_array(array: np.ndarray) -> Photo:
+    """A numpy image as a Photo.
+
+    Args:
+        array: (H, W) gray or (H, W, C) with C = 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA; uint8, uint16,
+            or floating point in [0, 1].
+
+    Raises:
+        PhotoError: another shape or dtype.
+    """
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4) or 0 in array.shape:
+        raise PhotoError(
+            f"an image array of shape {array.shape}; expected (H, W) or (H, W, C) with C in 1-4."
+        )
+    if np.issubdtype(array.dtype, np.floating):
+        return _photo(np.clip(array, 0, 1).astype(np.float32), None)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise PhotoError(f"an image array of dtype {array.dtype}; expected uint8, uint16 or float in [0, 1].")
+    return _photo(np.ascontiguousarray(array), None)
+
+
+def photo_to_array(photo: Photo) -> np.ndarray:
+    """A Photo as numpy in its source's form: (H, W) gray or (H, W, C); uint8, uint16, or float32 for a
+    float source (``bit_depth`` 32)."""
+    channels = _channels(photo)
+    if photo.bit_depth == 32:
+        array = channels.clamp(0, 1).permute(1, 2, 0).numpy().astype(np.float32)
+    else:
+        array = _quantize(channels, photo.bit_depth)
+    return array[..., 0] if array.shape[-1] == 1 else array

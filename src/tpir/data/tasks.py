@@ -1,0 +1,145 @@
+"""The restoration tasks, each declared once: everything else (datasets, the benchmark layout, evaluation,
+tables, export, the notebooks) reads these declarations.
+
+A new task is one :class:`Task` (its degradation function and parameter sampler live in
+``tpir.data.degradations`` or anywhere else), sentences of its corpus category, and, for the
+benchmark layout, its folders. Extensions and tests add one with :func:`declare_task`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from tpir.data.degradations import (
+    HazeParams,
+    NoiseParams,
+    RainParams,
+    add_gaussian_noise,
+    add_haze,
+    add_rain_streaks,
+    sample_haze_params,
+    sample_noise_params,
+    sample_rain_params,
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One restoration task and everything the project needs to know about it.
+
+    Attributes:
+        name: the task's name in configs (``degradation.tasks``), metric keys, the corpus category of
+            its prompts and its test folder ``test/<name>/<set>``.
+        degradation: the name of what it removes (``noise``), as prompts and notebooks say it.
+        params: the frozen dataclass of the degradation's parameters; its fields are the keyword
+            arguments of ``degrade``, and its first field is the strength of ``test_level``.
+        sample_params: draws a ``params`` from a ``torch.Generator``.
+        degrade: ``degrade(image, generator=..., **params) -> (degraded, params)``, image (3, H, W) or
+            (B, 3, H, W) RGB in [0, 1].
+        title: column title in tables (``Denoise``).
+        train_folder: ``Train/<train_folder>`` of the benchmark layout.
+        train_pairs: sub-folders (degraded, clean) of real training pairs in ``train_folder``, or None
+            when the task trains on clean images degraded on the fly only.
+        test_level: for tasks whose test sets are clean images degraded at fixed strengths (denoising),
+            the name of that strength (``sigma``): sets are named ``<set>_<test_level><value>``. None
+            for tasks whose test sets are real pairs (``input/`` with ``target/``).
+    """
+
+    name: str
+    degradation: str
+    params: type
+    sample_params: Callable[[torch.Generator], Any]
+    degrade: Callable[..., tuple[torch.Tensor, Any]]
+    title: str
+    train_folder: str
+    train_pairs: tuple[str, str] | None = None
+    test_level: str | None = None
+
+    def apply(
+        self, image: torch.Tensor, generator: torch.Generator, params: Any | None = None
+    ) -> tuple[torch.Tensor, Any]:
+        """Degrade ``image``, (3, H, W) or (B, 3, H, W) in [0, 1], drawing the parameters when none are given.
+
+        Returns:
+            The degraded image, same shape, and the parameters used.
+
+        Raises:
+            ValueError: ``params`` are not of this task's kind.
+        """
+        if params is None:
+            params = self.sample_params(generator)
+        if not isinstance(params, self.params):
+            raise ValueError(
+                f"task {self.name!r} takes {self.params.__name__} parameters, got {type(params).__name__}."
+            )
+        return self.degrade(image, generator=generator, **asdict(params))
+
+    def params_at_level(self, level: float) -> Any:
+        """The parameters of a test set at a fixed strength (``NoiseParams(25)``)."""
+        if self.test_level is None:
+            raise ValueError(f"task {self.name!r} has no test levels; its test sets are real pairs.")
+        return self.params(level)
+
+    def level_name(self, level: float) -> str:
+        """The suffix of a test set at a fixed strength: ``sigma25``."""
+        return f"{self.test_level}{level:g}"
+
+
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            name="denoise",
+            degradation="noise",
+            params=NoiseParams,
+            sample_params=sample_noise_params,
+            degrade=add_gaussian_noise,
+            title="Denoise",
+            train_folder="Denoise",
+            test_level="sigma",
+        ),
+        Task(
+            name="derain",
+            degradation="rain",
+            params=RainParams,
+            sample_params=sample_rain_params,
+            degrade=add_rain_streaks,
+            title="Derain",
+            train_folder="Derain",
+            train_pairs=("rainy", "gt"),
+        ),
+        Task(
+            name="dehaze",
+            degradation="haze",
+            params=HazeParams,
+            sample_params=sample_haze_params,
+            degrade=add_haze,
+            title="Dehaze",
+            train_folder="Dehaze",
+            train_pairs=("synthetic", "original"),
+        ),
+    )
+}
+
+
+def declare_task(task: Task) -> Task:
+    """Add a task for this process (a plug-in or a test); refuses a name that is taken."""
+    if task.name in TASKS:
+        raise ValueError(f"a task named {task.name!r} is already declared.")
+    TASKS[task.name] = task
+    return task
+
+
+def get_task(name: str) -> Task:
+    """The declared task ``name``.
+
+    Raises:
+        ValueError: no task of that name, naming the declared ones.
+    """
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}.")
+    return TASKS[name]
