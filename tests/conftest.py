@@ -32,45 +32,38 @@ def _test_defaults(overrides: tuple[str, ...]) -> list[str]:
     return [d for d in ("text_encoder=tiny_random", "logger=none") if d.split("=")[0] not in chosen]
 
 
+def _compose(config_name: str, overrides: list[str]) -> DictConfig:
+    """A root config of the package composed with overrides, set as the current Hydra config."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    HydraConfig().set_config(cfg)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
 @pytest.fixture
 def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
-    """Compose ``conf/train.yaml`` with overrides, writing into ``tmp_path`` and logging nowhere."""
+    """Compose ``train.yaml`` (``tpir-train``) with overrides, writing into ``tmp_path``, logging nowhere."""
 
-    def _compose(*overrides: str) -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(
-                config_name="train",
-                overrides=[*_test_defaults(overrides), *overrides],
-                return_hydra_config=True,
-            )
-        HydraConfig().set_config(cfg)
+    def _train_config(*overrides: str) -> DictConfig:
+        cfg = _compose("train", [*_test_defaults(overrides), *overrides])
         with open_dict(cfg):
             cfg.paths.output_dir = str(tmp_path / "run")
             cfg.paths.cache_dir = str(tmp_path / "cache")
-        GlobalHydra.instance().clear()
         return cfg
 
-    return _compose
+    return _train_config
 
 
 @pytest.fixture
 def compose_eval_config(tmp_path: Path) -> Callable[..., DictConfig]:
-    """Compose ``conf/eval.yaml`` (``tpir-eval``) with overrides, writing under ``tmp_path``."""
+    """Compose ``eval.yaml`` (``tpir-eval``) with overrides, writing under ``tmp_path``."""
 
-    def _compose(*overrides: str) -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(
-                config_name="eval",
-                overrides=[f"paths.log_dir={tmp_path / 'eval'}", *overrides],
-                return_hydra_config=True,
-            )
-        HydraConfig().set_config(cfg)
-        GlobalHydra.instance().clear()
-        return cfg
+    def _eval_config(*overrides: str) -> DictConfig:
+        return _compose("eval", [f"paths.log_dir={tmp_path / 'eval'}", *overrides])
 
-    return _compose
+    return _eval_config
 
 
 @pytest.fixture(scope="session")

@@ -173,3 +173,7 @@ def test_dihedral_augmentation_draws_all_eight_and_moves_pairs_together() -> Non
         assert torch.equal(gt, lq + 100)
         seen.add(tuple(lq.flatten().tolist()) + tuple(lq.shape))
     assert len(seen) == 8
+    flips_only = {
+        tuple(random_dihedral([image], generator, rotate=False)[0].flatten().tolist()) for _ in range(50)
+    }
+    assert len(flips_only) == 4  # the half turn is a flip of both axes: vertical lines stay vertical

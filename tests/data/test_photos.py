@@ -261,3 +261,11 @@ def test_with_rgb_swaps_pixels_and_checks_shape(tmp_path: Path) -> None:
     assert restored.rgb.eq(0.5).all() and restored.alpha is photo.alpha and restored.bit_depth == 16
     with pytest.raises(ValueError, match=r"alpha: expected shape \(3, 3\)"):
         photo.with_rgb(torch.zeros(3, 3, 3))
+
+
+def test_float_gray_tiff_is_read_as_values_in_0_1(tmp_path: Path) -> None:
+    values = np.array([[0.0, 0.25], [0.5, 1.0]], np.float32)
+    Image.fromarray(values, mode="F").save(tmp_path / "float.tif")
+    photo = read_photo(tmp_path / "float.tif")
+    assert photo.grayscale and photo.bit_depth == 32
+    np.testing.assert_allclose(photo.rgb[0].numpy(), values)

@@ -6,11 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 
-from tpir.config import CONFIG_DIR
 from tpir.evaluation.cli import evaluate, write_results
 from tpir.inference.model import Restorer
 from tpir.models.backbone import TextGuidedRestorer
@@ -18,23 +14,14 @@ from tpir.models.guidance import TaskEmbeddingGuidance
 from tpir.notebook import TINY_BACKBONE, tiny_model
 
 
-def eval_config(tmp_path: Path, *overrides: str):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(
-            config_name="eval",
-            overrides=["data=bundled", "limit=1", f"paths.log_dir={tmp_path}", *overrides],
-            return_hydra_config=True,
-        )
-    HydraConfig().set_config(cfg)
-    GlobalHydra.instance().clear()
-    return cfg
+@pytest.fixture
+def eval_config(compose_eval_config):
+    """tpir-eval's config on the bundled images, one image per set."""
+    return lambda *overrides: compose_eval_config("data=bundled", "limit=1", *overrides)
 
 
-def test_eval_writes_table1_for_every_bundled_set(tmp_path: Path, model_folder: Path) -> None:
-    cfg = eval_config(
-        tmp_path, f"model_dir={model_folder}", "protocol=full", f"report_dir={tmp_path / 'report'}"
-    )
+def test_eval_writes_table1_for_every_bundled_set(eval_config, tmp_path: Path, model_folder: Path) -> None:
+    cfg = eval_config(f"model_dir={model_folder}", "protocol=full", f"report_dir={tmp_path / 'report'}")
     results = evaluate(cfg)
     text = write_results(results, tmp_path / "eval")
 
@@ -62,20 +49,20 @@ def test_eval_writes_table1_for_every_bundled_set(tmp_path: Path, model_folder: 
     assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "report" / "examples.png").is_file()
 
 
-def test_wrong_prompts_add_the_output_vs_input_row(tmp_path: Path, model_folder: Path) -> None:
-    cfg = eval_config(tmp_path, f"model_dir={model_folder}", "prompts=wrong")
+def test_wrong_prompts_add_the_output_vs_input_row(eval_config, model_folder: Path) -> None:
+    cfg = eval_config(f"model_dir={model_folder}", "prompts=wrong")
     rows = evaluate(cfg)["table"]["rows"]
     assert rows[-1][0] == "tpir (tiny_model0): PSNR(output, input)"
     assert all(float(value) > 10 for value in rows[-1][1:])
 
 
-def test_fixed_prompts_need_a_sentence(tmp_path: Path, model_folder: Path) -> None:
-    cfg = eval_config(tmp_path, f"model_dir={model_folder}", "prompts=fixed")
+def test_fixed_prompts_need_a_sentence(eval_config, model_folder: Path) -> None:
+    cfg = eval_config(f"model_dir={model_folder}", "prompts=fixed")
     with pytest.raises(Exception, match="sentence"):
         evaluate(cfg)
 
 
-def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(tmp_path: Path) -> None:
+def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(eval_config, tmp_path: Path) -> None:
     text_model = tiny_model()
     guidance = TaskEmbeddingGuidance(["denoise", "derain"], dim=4)
     config = text_model.config | {
@@ -86,7 +73,7 @@ def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(tmp_path: 
     model = Restorer(config, backbone, guidance, text_model.reader, text_model.centroids)
     folder = model.save_pretrained(tmp_path / "onehot")
 
-    results = evaluate(eval_config(tmp_path, f"model_dir={folder}"))
+    results = evaluate(eval_config(f"model_dir={folder}"))
     assert {s["task"] for s in results["sets"]} == {"denoise", "derain"}  # dehaze: not its task
     # The random prompts of a set name its task, so the model is given that task, whatever the
     # tiny random encoder understands the sentence as.

@@ -31,5 +31,8 @@ def test_training_test_scores_equal_tpir_eval_on_the_same_checkpoint(
         for name, scores in sets.items():
             assert scores["psnr"] == pytest.approx(trained[f"test/psnr/{name}"], abs=0.01), (source, name)
             assert scores["ssim"] == pytest.approx(trained[f"test/ssim/{name}"], abs=1e-4), (source, name)
+    # A checkpoint that was not the tested one gets no test table in its card.
+    assert export_main([str(run / "checkpoints" / "last.ckpt"), "-o", str(tmp_path / "last")]) == 0
+    assert "Not evaluated at export" in (tmp_path / "last" / "README.md").read_text()
     # What training wrote is what it returned.
     assert json.loads((run / "metrics.json").read_text()) == pytest.approx(trained)

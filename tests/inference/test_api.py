@@ -32,16 +32,19 @@ def test_a_tensor_gives_the_same_shape_back(model) -> None:
     torch.testing.assert_close(batch[0], restored)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 def test_a_numpy_array_gives_its_shape_and_dtype_back(model, dtype) -> None:
     pixels = rgb_pixels().astype(np.float64) / 255
-    array = (
-        (pixels * np.iinfo(dtype).max).round().astype(dtype) if dtype != np.float32 else pixels.astype(dtype)
-    )
+    if np.issubdtype(dtype, np.integer):
+        array = (pixels * np.iinfo(dtype).max).round().astype(dtype)
+    else:
+        array = pixels.astype(dtype)
     restored = model.restore(array, PROMPT)
     assert restored.shape == array.shape and restored.dtype == array.dtype
     gray = model.restore(array[..., 0], PROMPT)
     assert gray.shape == array.shape[:2] and gray.dtype == array.dtype
+    one_channel = model.restore(array[..., :1], PROMPT)
+    assert one_channel.shape == array.shape[:2] + (1,) and one_channel.dtype == array.dtype
 
 
 def test_a_pil_image_keeps_its_mode_and_alpha(model) -> None:

@@ -189,6 +189,7 @@ class RestorationDataModule(L.LightningDataModule):
         batch_size: training batch size (evaluation runs one image at a time, whole).
         samples_per_epoch: length of a training epoch.
         blind_probability: share of training samples prompted with a blind prompt.
+        rotate: augment with quarter turns besides flips (all 8 dihedral transforms).
         val_crop: centre crop of validation images, for speed; None keeps them whole.
         seed: seed of the fixed evaluation sets.
         num_workers: DataLoader workers.
@@ -203,6 +204,7 @@ class RestorationDataModule(L.LightningDataModule):
         batch_size: int = 6,
         samples_per_epoch: int = 1200,
         blind_probability: float = 0.1,
+        rotate: bool = True,
         val_crop: int | None = None,
         seed: int = 0,
         num_workers: int = 0,
@@ -222,6 +224,7 @@ class RestorationDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.samples_per_epoch = samples_per_epoch
         self.blind_probability = blind_probability
+        self.rotate = rotate
         self.val_crop = val_crop
         self.seed = seed
         self.num_workers = num_workers
@@ -243,6 +246,7 @@ class RestorationDataModule(L.LightningDataModule):
             self.samples_per_epoch,
             blind_prompts=blind,
             blind_probability=self.blind_probability,
+            rotate=self.rotate,
         )
         self.val_sets = [self._evaluation_set(t, t, self.catalog.val[t], self.val_crop) for t in self.tasks]
         self.test_sets = [

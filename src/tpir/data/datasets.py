@@ -142,12 +142,17 @@ class RealPairs:
         return to_float(lq), to_float(gt)
 
 
-def random_dihedral(images: Sequence[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
-    """One of the 8 flips and rotations of the square, drawn uniformly, applied to all images (..., H, W)
-    together (as PromptIR-style training augments)."""
-    choice = int(torch.randint(8, (1,), generator=generator))
-    turns, flip = choice % 4, choice >= 4
-    return [torch.rot90(x.flip(-1) if flip else x, turns, dims=(-2, -1)) for x in images]
+def random_dihedral(
+    images: Sequence[torch.Tensor], generator: torch.Generator, rotate: bool = True
+) -> list[torch.Tensor]:
+    """Flip all images (..., H, W) together horizontally and/or vertically, each with probability 1/2, then,
+    with ``rotate``, turn them a quarter with probability 1/2: the 8 transforms of the square
+    (PromptIR-style training), each with probability 1/8. Without ``rotate``, the 4 flips that keep
+    vertical streaks vertical, drawn as they were before quarter turns existed."""
+    flips = torch.rand(2, generator=generator) < 0.5
+    dims = [d for d, flip in zip((-1, -2), flips.tolist(), strict=True) if flip]
+    turn = rotate and bool(torch.rand(1, generator=generator) < 0.5)
+    return [torch.rot90(x.flip(dims) if dims else x, int(turn), dims=(-2, -1)) for x in images]
 
 
 def pick(options: Sequence[Any], generator: torch.Generator) -> Any:
@@ -172,6 +177,7 @@ class TaskMixture(Dataset):
         blind_prompts: "remove all degradation"-style sentences, used instead of the task's own
             with probability ``blind_probability`` (SPIRE's blind mode).
         blind_probability: share of samples that get a blind prompt.
+        rotate: augment with quarter turns too (all 8 dihedral transforms), not only flips.
     """
 
     def __init__(
@@ -183,6 +189,7 @@ class TaskMixture(Dataset):
         length: int,
         blind_prompts: Sequence[str] = (),
         blind_probability: float = 0.0,
+        rotate: bool = True,
     ) -> None:
         if blind_probability > 0 and not blind_prompts:
             raise ValueError("blind_probability > 0 needs blind prompts (the corpus's 'blind' category).")
@@ -194,6 +201,7 @@ class TaskMixture(Dataset):
         self.length = length
         self.blind_prompts = list(blind_prompts)
         self.blind_probability = blind_probability
+        self.rotate = rotate
 
     def __len__(self) -> int:
         return self.length
@@ -206,7 +214,7 @@ class TaskMixture(Dataset):
         source = options[int(torch.multinomial(weights, 1, generator=generator))][0]
         item = int(torch.randint(len(source), (1,), generator=generator))
         lq, gt = source.pair(item, generator, self.crop_size)
-        lq, gt = random_dihedral([lq, gt], generator)
+        lq, gt = random_dihedral([lq, gt], generator, self.rotate)
         blind = float(torch.rand(1, generator=generator)) < self.blind_probability
         prompt = pick(self.blind_prompts if blind else self.prompts[task], generator)
         return {"lq": lq, "gt": gt, "task": self.task_ids[task], "prompt": prompt, "name": source.name(item)}

@@ -140,12 +140,7 @@ def write_photo(photo: Photo, path: str | Path, *, overwrite: bool = False) -> P
         FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
-    file_format = WRITE_FORMATS.get(path.suffix.lower())
-    if file_format is None:
-        kind = f"{path.suffix!r} files" if path.suffix else "files without a suffix"
-        raise PhotoError(f"{path}: cannot write {kind}; expected a suffix among {', '.join(WRITE_FORMATS)}.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass --overwrite to replace it.")
+    file_format = check_writable(path, overwrite)
     bit_depth = 16 if photo.bit_depth > 8 and file_format == "PNG" else 8
     pixels = _quantize(_channels(photo, with_alpha=file_format in _ALPHA_FORMATS), bit_depth)
 
@@ -158,10 +153,29 @@ def write_photo(photo: Photo, path: str | Path, *, overwrite: bool = False) -> P
     return path
 
 
+def check_writable(path: str | Path, overwrite: bool = False) -> str:
+    """The format a photo would be written to ``path`` in, checked before any work is done.
+
+    Raises:
+        PhotoError: the suffix is not one of :data:`WRITE_FORMATS`.
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    file_format = WRITE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        kind = f"{path.suffix!r} files" if path.suffix else "files without a suffix"
+        raise PhotoError(f"{path}: cannot write {kind}; expected a suffix among {', '.join(WRITE_FORMATS)}.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; pass --overwrite to replace it.")
+    return file_format
+
+
 def _pixels(image: Image.Image) -> np.ndarray:
     """Pixels of a loaded Pillow image, (H, W, C) uint8 or uint16; C = 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA."""
     if image.mode in _GRAY_16BIT_MODES:
         return np.asarray(image).clip(0, 65535).astype(np.uint16)[..., None]
+    if image.mode == "F":  # float gray (e.g. a float TIFF), read as values in [0, 1]
+        return np.asarray(image, dtype=np.float32).clip(0, 1)[..., None]
     gray = image.mode in ("1", "L", "LA", "La")
     transparent = image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
     mode = ("L" if gray else "RGB") + ("A" if transparent else "")

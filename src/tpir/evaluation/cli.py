@@ -1,6 +1,6 @@
 """``tpir-eval``: score a trained restorer on every test set found, in the paper's Table 1 layout.
 
-Composed by Hydra from ``conf/eval.yaml`` (groups ``data``, ``protocol``, ``prompts``). Prints the table
+Composed by Hydra from the package's ``conf/eval.yaml`` (groups ``data``, ``protocol``, ``prompts``). Prints the table
 as Markdown and writes ``table.md``, ``table.csv`` and ``results.json`` into the run folder.
 """
 

@@ -5,8 +5,8 @@
 
 The checkpoint carries its config; its text encoder must still be where training loaded it from. The
 folder holds safetensors weights, ``config.json``, the text encoder, its category centroids and a model
-card with the run's test table when the run wrote one (see ``tpir.inference.model``); ``tpir.load``,
-``tpir-restore --model`` and ``tpir-eval model_dir=`` read it.
+card, with the test table that training wrote for this very checkpoint when there is one (see
+``tpir.inference.model``); ``tpir.load``, ``tpir-restore --model`` and ``tpir-eval model_dir=`` read it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tpir.inference.model import TEST_TABLE_FILE, ModelFolderError, Restorer, model_card
+from tpir.inference.model import ModelFolderError, Restorer, model_card, tested_table_of
 
 
 def find_checkpoint(path: Path) -> Path:
@@ -32,7 +32,9 @@ def find_checkpoint(path: Path) -> Path:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tpir-export", description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", type=Path, help="a stage-2 checkpoint (.ckpt) or its run folder")
-    parser.add_argument("-o", "--out", type=Path, help="model folder to write (default: RUN/model)")
+    parser.add_argument(
+        "-o", "--out", type=Path, help="model folder to write (default: RUN/model, or <checkpoint>_model)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     return parser.parse_args(argv)
 
@@ -41,16 +43,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         checkpoint = find_checkpoint(args.checkpoint)
-        run = checkpoint.resolve().parent.parent
-        out = args.out or run / "model"
+        in_run = checkpoint.resolve().parent.name == "checkpoints"
+        default = (
+            checkpoint.resolve().parent.parent / "model"
+            if in_run
+            else checkpoint.with_name(f"{checkpoint.stem}_model")
+        )
+        out = args.out or default
         if out.exists() and not args.overwrite:
             raise FileExistsError(f"{out} already exists; pass --overwrite to replace it.")
         model = Restorer.from_checkpoint(checkpoint)
-        table = run / TEST_TABLE_FILE
-        card = model_card(model.config, table.read_text(encoding="utf-8") if table.is_file() else None)
+        card = model_card(model.config, tested_table_of(checkpoint) if in_run else None)
         model.save_pretrained(out, overwrite=args.overwrite, card=card)
     except (ModelFolderError, FileExistsError, FileNotFoundError) as error:
         print(f"tpir-export: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a read-only folder, a full disk
+        print(f"tpir-export: error: cannot write {out} ({error.strerror or error}).", file=sys.stderr)
         return 2
     step = model.config["provenance"]["global_step"]
     guidance = model.config["guidance"]["class"]

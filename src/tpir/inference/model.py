@@ -29,14 +29,16 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 
 from tpir.data.photos import (
     Photo,
+    check_writable,
     photo_from_array,
     photo_from_pil,
     photo_to_array,
@@ -49,8 +51,17 @@ from tpir.models import guidance as guidance_kinds
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import Guidance, TaskEmbeddingGuidance, TextGuidance
 from tpir.models.module import RestorationModule
+from tpir.optim import warmup_cosine
 from tpir.text.classify import CategoryCentroids, Understanding, corpus_centroids
-from tpir.text.encoder import PromptError, TextEncoder
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.encoder import (
+    PromptError,
+    TextEncoder,
+    corpus_words,
+    load_minilm,
+    load_pretraining_bert,
+    tiny_random_bert,
+)
 from tpir.utils import current_umask
 
 FORMAT_VERSION = 2
@@ -61,8 +72,6 @@ CENTROIDS_FILE = "centroids.safetensors"
 CARD_FILE = "README.md"
 # Written by the stage-2 runner beside metrics.json (the test table, Markdown); exports put it in the card.
 TEST_TABLE_FILE = "test_table.md"
-# What a checkpoint's hyper-parameters may build: tpir's own classes and torch's optimizers.
-TRUSTED_TARGETS = ("tpir.", "torch.optim.")
 DEFAULT_TILE, DEFAULT_OVERLAP = 512, 32
 
 
@@ -87,7 +96,8 @@ class Restorer(nn.Module):
             ``provenance``).
         backbone: the restoration network.
         guidance: where Z comes from (the training's class).
-        reader: the frozen text encoder that reads prompts (the guidance's own for text guidance).
+        reader: the frozen text encoder that reads prompts (the guidance's own for text guidance). It
+            stays on the CPU whatever device the model is moved to: a prompt is read once per command.
         centroids: category centroids of the corpus under ``reader`` (what a prompt names).
     """
 
@@ -169,8 +179,8 @@ class Restorer(nn.Module):
     @torch.no_grad()
     def forward(self, image: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         """Restore (B, 3, H, W) RGB in [0, 1] with ``z`` (1 or B, D); returns (B, 3, H, W) in [0, 1]."""
-        if z is not None and z.shape[0] != image.shape[0]:
-            z = z.expand(image.shape[0], -1)
+        if z is not None:
+            z = z.to(self.device).expand(image.shape[0], -1)
         return self.backbone(image.to(self.device), z).clamp_(0, 1)
 
     @torch.no_grad()
@@ -214,9 +224,10 @@ class Restorer(nn.Module):
 
         Args:
             image: a path (returns a PIL image; :meth:`restore_file` writes one in the file's own form),
-                a PIL image (same mode back: gray stays gray, alpha is kept), a numpy array ((H, W) or
-                (H, W, C), uint8, uint16 or float in [0, 1]; same shape and dtype back) or a tensor
-                ((3, H, W) or (B, 3, H, W) float in [0, 1]; same shape back, on the CPU).
+                a PIL image (modes L, LA, RGB and RGBA come back in their mode; others as L or RGB(A),
+                8-bit), a numpy array ((H, W) or (H, W, C), uint8, uint16 or float in [0, 1]; same shape
+                and dtype back) or a tensor ((3, H, W) or (B, 3, H, W) float in [0, 1]; same shape back,
+                on the CPU).
             prompt: what to remove, e.g. "remove the rain".
             tile: tile side for large images, a multiple of 8; None restores in one piece.
             overlap: pixels shared by neighbouring tiles.
@@ -238,7 +249,8 @@ class Restorer(nn.Module):
         if isinstance(image, Image.Image):
             return photo_to_pil(self.restore_photo(photo_from_pil(image), prompt, tile, overlap))
         if isinstance(image, np.ndarray):
-            return photo_to_array(self.restore_photo(photo_from_array(image), prompt, tile, overlap))
+            restored = photo_to_array(self.restore_photo(photo_from_array(image), prompt, tile, overlap))
+            return restored.reshape(image.shape).astype(image.dtype, copy=False)
         raise TypeError(
             f"cannot restore a {type(image).__name__}; expected a path, PIL image, numpy array or tensor."
         )
@@ -270,8 +282,7 @@ class Restorer(nn.Module):
             FileExistsError: ``target`` exists and ``overwrite`` is False (checked before restoring).
             PhotoError: ``source`` cannot be read or ``target``'s suffix cannot be written.
         """
-        if Path(target).exists() and not overwrite:
-            raise FileExistsError(f"{target}: already exists; pass --overwrite to replace it.")
+        check_writable(target, overwrite)  # before the work, not only when writing
         restored = self.restore_photo(read_photo(source), prompt, tile, overlap, progress)
         return write_photo(restored, target, overwrite=overwrite)
 
@@ -380,6 +391,9 @@ class Restorer(nn.Module):
                 f"{checkpoint}: not a tpir stage-2 checkpoint (no state_dict or no model hyper-parameters)."
             )
         _check_targets(checkpoint, hparams)
+        if isinstance(hparams["guidance"], dict) and "cache_dir" in hparams["guidance"]:
+            # A checkpoint does not choose where files are written: embed the corpus afresh, in memory.
+            hparams = {**hparams, "guidance": {**hparams["guidance"], "cache_dir": None}}
         try:
             module = RestorationModule(**{**hparams, "compile": False})
             module.on_load_checkpoint(saved)
@@ -410,6 +424,20 @@ class Restorer(nn.Module):
             "provenance": {"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
         }
         return cls(config, module.backbone, module.guidance, reader, centroids)
+
+
+def tested_table_text(checkpoint: Path, table: str) -> str:
+    """``test_table.md``: the test table of one checkpoint, which the first line names."""
+    return f"<!-- tested: {checkpoint.resolve()} -->\n{table}"
+
+
+def tested_table_of(checkpoint: Path) -> str | None:
+    """The test table the stage-2 runner wrote for exactly this checkpoint, or None."""
+    path = checkpoint.resolve().parent.parent / TEST_TABLE_FILE
+    if not path.is_file():
+        return None
+    first, _, table = path.read_text(encoding="utf-8").partition("\n")
+    return table if first == f"<!-- tested: {checkpoint.resolve()} -->" else None
 
 
 def model_card(config: Mapping[str, Any], test_table: str | None = None) -> str:
@@ -456,15 +484,45 @@ def _guidance_class(name: str) -> type[Guidance]:
     return found
 
 
+def _buildable_from_checkpoints() -> set[Any]:
+    """What a checkpoint's hyper-parameters may build: the parts of a stage-2 model, nothing that writes."""
+    return {
+        TextGuidedRestorer,
+        *(
+            kind
+            for kind in vars(guidance_kinds).values()
+            if isinstance(kind, type) and issubclass(kind, Guidance)
+        ),
+        TextEncoder.from_bundle,
+        load_minilm,
+        load_pretraining_bert,
+        tiny_random_bert,
+        corpus_words,
+        InstructionCorpus.load,
+        warmup_cosine,
+    }
+
+
 def _check_targets(checkpoint: Path, config: Any) -> None:
-    """Refuse hyper-parameters that would build anything but tpir's classes and torch's optimizers."""
+    """Refuse hyper-parameters that would build anything but a model's parts, torch optimizers and schedules.
+
+    Each ``_target_`` is resolved (as Hydra would) and compared by identity: a dotted path that walks
+    through a module's imports (``tpir.inference.model.os.system``) resolves to something else and is
+    refused.
+    """
     if isinstance(config, dict):
         target = config.get("_target_")
-        if target is not None and not str(target).startswith(TRUSTED_TARGETS):
-            raise ModelFolderError(
-                f"{checkpoint}: its config names {target!r}; only {', '.join(TRUSTED_TARGETS)}* are "
-                "built from a checkpoint."
-            )
+        if target is not None:
+            try:
+                found = get_object(str(target))
+            except Exception:  # hydra raises ImportError or its own errors for what does not resolve
+                found = None
+            optim = isinstance(found, type) and issubclass(found, torch.optim.Optimizer | LRScheduler)
+            if not optim and found not in _buildable_from_checkpoints():
+                raise ModelFolderError(
+                    f"{checkpoint}: its config names {target!r}, which is not a part of a tpir model, a torch "
+                    "optimizer or a schedule; refusing to build it."
+                )
         for value in config.values():
             _check_targets(checkpoint, value)
     elif isinstance(config, list):

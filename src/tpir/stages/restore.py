@@ -17,7 +17,7 @@ from tpir.data.datamodule import RestorationDataModule
 from tpir.evaluation.protocol import Restore, score_sets
 from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
-from tpir.inference.model import TEST_TABLE_FILE
+from tpir.inference.model import TEST_TABLE_FILE, tested_table_text
 from tpir.models.module import RestorationModule
 from tpir.utils import build_trainer, write_json_atomic, write_text_atomic
 
@@ -52,6 +52,7 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
             metrics[f"{cfg.optimized_metric}_best"] = float(best)
     if not trainer.is_global_zero:
         return metrics
+    module.to(trainer.strategy.root_device)  # fit's teardown leaves the module on the CPU
     scores = score_sets(restore_with(module), datamodule.test_sets, cfg.protocol.name, cfg.get("test_limit"))
     for item in scores:
         metrics |= item.metrics("test")
@@ -62,7 +63,7 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
         logger.save()
     for logger in wandb_loggers:
         _log_test_table(logger, scores)
-    write_outputs(Path(cfg.paths.output_dir), metrics, scores)
+    write_outputs(Path(cfg.paths.output_dir), metrics, scores, tested)
     log.info("Tested %s", tested)
     return metrics
 
@@ -78,30 +79,32 @@ def restore_with(module: RestorationModule) -> Restore:
     return restore
 
 
-def _best_weights(trainer: L.Trainer, module: RestorationModule, folder: Path) -> str:
-    """Load the best checkpoint's weights into ``module``; returns which weights those are.
+def _best_weights(trainer: L.Trainer, module: RestorationModule, folder: Path) -> Path:
+    """Load the best checkpoint's weights into ``module``; returns that checkpoint.
 
-    A run that kept no checkpoint saves its last weights as ``folder/last.ckpt`` first.
+    A run that kept no best checkpoint tests its last weights, saved as ``folder/last.ckpt`` if they are
+    not there yet.
     """
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
     if best:
         state = torch.load(best, map_location=module.device, weights_only=True)["state_dict"]
         module.load_state_dict(state)
-        return best
+        return Path(best)
     last = folder / "last.ckpt"
     if not last.is_file():
         trainer.save_checkpoint(last)
-    return f"the last weights (step {trainer.global_step}, saved as {last})"
+    return last
 
 
-def write_outputs(folder: Path, metrics: dict[str, float], scores: list[SetScores]) -> None:
-    """``metrics.json``, ``test_sets.json`` (the task of each test set) and ``test_table.md``."""
+def write_outputs(folder: Path, metrics: dict[str, float], scores: list[SetScores], tested: Path) -> None:
+    """``metrics.json``, ``test_sets.json`` (the task of each test set) and ``test_table.md`` (the table
+    of the ``tested`` checkpoint, which ``tpir-export`` of that checkpoint puts in the model card)."""
     path = write_json_atomic(folder / "metrics.json", metrics)
     write_json_atomic(folder / TEST_SETS_FILE, {s.name: s.task for s in scores})
     if scores:
         header, body = table1(scores, "tpir")
-        write_text_atomic(folder / TEST_TABLE_FILE, markdown(header, body))
+        write_text_atomic(folder / TEST_TABLE_FILE, tested_table_text(tested, markdown(header, body)))
     log.info("Wrote %s", path)
 
 
