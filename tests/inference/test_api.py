@@ -44,7 +44,7 @@ def test_a_numpy_array_gives_its_shape_and_dtype_back(model, dtype) -> None:
     gray = model.restore(array[..., 0], PROMPT)
     assert gray.shape == array.shape[:2] and gray.dtype == array.dtype
     one_channel = model.restore(array[..., :1], PROMPT)
-    assert one_channel.shape == array.shape[:2] + (1,) and one_channel.dtype == array.dtype
+    assert one_channel.shape == (*array.shape[:2], 1) and one_channel.dtype == array.dtype
 
 
 def test_a_pil_image_keeps_its_mode_and_alpha(model) -> None:
