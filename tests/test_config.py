@@ -77,3 +77,9 @@ def test_configs_ship_inside_the_package() -> None:
 
     assert Path(CONFIG_DIR).parent == Path(tpir.__file__).parent
     assert (Path(CONFIG_DIR) / "train.yaml").is_file() and (Path(CONFIG_DIR) / "eval.yaml").is_file()
+
+
+def test_the_stage1_encoder_is_named_by_an_absolute_path(compose_config) -> None:
+    cfg = compose_config("stage=restore", "text_encoder=stage1")
+    assert Path(cfg.text_encoder.name_or_path).is_absolute()
+    assert cfg.text_encoder.name_or_path.endswith("demo/text/text_encoder")

@@ -22,6 +22,13 @@ def sweep_name(mode: Any, sweep_dir: str) -> str | None:
     return Path(sweep_dir).name if getattr(mode, "name", str(mode)) == "MULTIRUN" else None
 
 
+def absolute_path(path: str) -> str:
+    """``path`` made absolute from the working directory (``${tpir.abspath:outputs/demo/text}``), so that a
+    checkpoint's config names the same folder from wherever it is read later."""
+    return str(Path(path).expanduser().resolve())
+
+
 # Registered on import so that every composition (tpir-train, tpir-eval, the tests' compose) can use them.
 OmegaConf.register_new_resolver("tpir.or", first_set, replace=True)
 OmegaConf.register_new_resolver("tpir.sweep_name", sweep_name, replace=True)
+OmegaConf.register_new_resolver("tpir.abspath", absolute_path, replace=True)

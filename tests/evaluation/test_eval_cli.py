@@ -82,3 +82,9 @@ def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(eval_confi
     torch.testing.assert_close(
         loaded.read_prompt(derain_prompt, "derain").z, guidance.embedding.weight[1:2].detach()
     )
+
+
+def test_a_missing_model_folder_says_where_a_model_comes_from(eval_config, tmp_path: Path) -> None:
+    cfg = eval_config(f"model_dir={tmp_path / 'nothing'}")
+    with pytest.raises(ValueError, match=r"nothing does not exist; pass model_dir=.*set TPIR_MODEL"):
+        evaluate(cfg)

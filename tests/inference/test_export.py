@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tpir.inference.checkpoints import restorer_from_checkpoint
 from tpir.inference.export import main as export_main
 from tpir.inference.model import ModelFolderError, Restorer
 from tpir.models.module import RestorationModule
@@ -32,7 +33,7 @@ def test_exported_model_restores_like_the_trained_module(
     with torch.no_grad():
         expected = module(image, [PROMPT], torch.tensor([1])).clamp(0, 1)  # task 1: derain
 
-    exported = Restorer.from_checkpoint(checkpoint)
+    exported = restorer_from_checkpoint(checkpoint)
     folder = exported.save_pretrained(tmp_path / "model")
     loaded = Restorer.from_pretrained(folder)
     for model in (exported, loaded):
@@ -63,7 +64,7 @@ def test_export_refuses_an_encoder_the_run_did_not_use(compose_config, small_res
         hparams["guidance"]["encoder"]["bundle"]["seed"] += 1  # another random BERT: other embeddings
 
     with pytest.raises(ModelFolderError, match="does not give the embeddings"):
-        Restorer.from_checkpoint(_resaved(checkpoint, other_encoder))
+        restorer_from_checkpoint(_resaved(checkpoint, other_encoder))
 
 
 def test_export_refuses_a_checkpoint_that_names_foreign_code(compose_config, small_restore_run) -> None:
@@ -75,7 +76,7 @@ def test_export_refuses_a_checkpoint_that_names_foreign_code(compose_config, sma
             hparams["optimizer"]["_target_"] = target
 
         with pytest.raises(ModelFolderError, match=f"names '{target}', which is not a part of a tpir model"):
-            Restorer.from_checkpoint(_resaved(checkpoint, foreign))
+            restorer_from_checkpoint(_resaved(checkpoint, foreign))
 
 
 class NotATensor:
@@ -86,7 +87,7 @@ def test_checkpoints_that_need_unpickling_are_refused(tmp_path: Path) -> None:
     checkpoint = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "payload": NotATensor()}, checkpoint)
     with pytest.raises(ModelFolderError, match="not a checkpoint that loads safely"):
-        Restorer.from_checkpoint(checkpoint)
+        restorer_from_checkpoint(checkpoint)
 
 
 def test_export_cli_reports_problems_in_one_line(tmp_path: Path, capsys) -> None:

@@ -21,6 +21,7 @@ from tpir.evaluation.protocol import Restore, evaluation_sets, score_sets
 from tpir.evaluation.report import write_report
 from tpir.evaluation.scores import SetScores
 from tpir.evaluation.tables import csv_text, markdown, output_vs_input_row, table1
+from tpir.inference.checkpoints import restorer_from_checkpoint
 from tpir.inference.model import Restorer
 from tpir.utils import write_json_atomic, write_text_atomic
 
@@ -32,9 +33,14 @@ def load_model(cfg: DictConfig) -> tuple[Restorer, str]:
     if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={cfg.device}, but CUDA is not available here; use device=cpu.")
     if cfg.ckpt_path:
-        model = Restorer.from_checkpoint(cfg.ckpt_path)
+        model = restorer_from_checkpoint(cfg.ckpt_path)
         name = Path(cfg.ckpt_path).resolve().parent.parent.name
     else:
+        if not Path(cfg.model_dir).is_dir():
+            raise ValueError(
+                f"model_dir={cfg.model_dir} does not exist; pass model_dir=<folder> or ckpt_path=<checkpoint>, "
+                "set TPIR_MODEL, or run `make demo`, which exports outputs/demo/model."
+            )
         model = Restorer.from_pretrained(cfg.model_dir)
         folder = Path(cfg.model_dir).resolve()
         name = folder.parent.name if folder.name == "model" else folder.name  # outputs/demo/model: demo

@@ -16,7 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tpir.inference.model import ModelFolderError, Restorer, model_card, tested_table_of
+from tpir.inference.card import model_card, tested_table_of
+from tpir.inference.checkpoints import restorer_from_checkpoint
+from tpir.inference.model import ModelFolderError
 
 
 def find_checkpoint(path: Path) -> Path:
@@ -52,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = args.out or default
         if out.exists() and not args.overwrite:
             raise FileExistsError(f"{out} already exists; pass --overwrite to replace it.")
-        model = Restorer.from_checkpoint(checkpoint)
+        model = restorer_from_checkpoint(checkpoint)
         card = model_card(model.config, tested_table_of(checkpoint) if in_run else None)
         model.save_pretrained(out, overwrite=args.overwrite, card=card)
     except (ModelFolderError, FileExistsError, FileNotFoundError) as error:

@@ -1,4 +1,5 @@
-"""A trained restorer as one Hugging Face-style folder: built from a training checkpoint, saved, loaded.
+"""A trained restorer as one Hugging Face-style folder, saved and loaded; ``tpir.inference.checkpoints``
+builds one from a training checkpoint.
 
 Folder layout (``FORMAT_VERSION`` 2)::
 
@@ -21,20 +22,17 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
-from hydra.utils import get_object, instantiate
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.optim.lr_scheduler import LRScheduler
 
 from tpir.data.photos import (
     Photo,
@@ -46,21 +44,15 @@ from tpir.data.photos import (
     read_photo,
     write_photo,
 )
+from tpir.inference.card import model_card
 from tpir.inference.tiling import restore_tiled
 from tpir.models import guidance as guidance_kinds
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import Guidance, TaskEmbeddingGuidance, TextGuidance
-from tpir.models.module import RestorationModule
-from tpir.optim import warmup_cosine
-from tpir.text.classify import CategoryCentroids, Understanding, corpus_centroids
-from tpir.text.corpus import InstructionCorpus
+from tpir.text.classify import CategoryCentroids, Understanding
 from tpir.text.encoder import (
     PromptError,
     TextEncoder,
-    corpus_words,
-    load_minilm,
-    load_pretraining_bert,
-    tiny_random_bert,
 )
 from tpir.utils import current_umask
 
@@ -70,8 +62,6 @@ WEIGHTS_FILE = "model.safetensors"
 ENCODER_DIR = "text_encoder"
 CENTROIDS_FILE = "centroids.safetensors"
 CARD_FILE = "README.md"
-# Written by the stage-2 runner beside metrics.json (the test table, Markdown); exports put it in the card.
-TEST_TABLE_FILE = "test_table.md"
 DEFAULT_TILE, DEFAULT_OVERLAP = 512, 32
 
 
@@ -343,7 +333,7 @@ class Restorer(nn.Module):
             raise
         except Exception as error:  # json, safetensors, transformers and torch each raise their own
             raise ModelFolderError(
-                f"{folder}: not a usable tpir model folder ({_first_line(error)})."
+                f"{folder}: not a usable tpir model folder ({first_line(error)})."
             ) from error
 
     @classmethod
@@ -370,111 +360,6 @@ class Restorer(nn.Module):
             )
         return model
 
-    @classmethod
-    def from_checkpoint(cls, checkpoint: str | Path) -> Restorer:
-        """Rebuild from a stage-2 training checkpoint, which carries its config as hyper-parameters.
-
-        Raises:
-            ModelFolderError: the file is missing, does not load safely, is not a tpir stage-2 checkpoint,
-                names code outside tpir and torch.optim, or its text encoder is not the one it was
-                trained with.
-        """
-        checkpoint = Path(checkpoint)
-        saved = _load_checkpoint(checkpoint)
-        hparams = saved.get("hyper_parameters")
-        if (
-            not isinstance(saved.get("state_dict"), dict)
-            or not isinstance(hparams, dict)
-            or "guidance" not in hparams
-        ):
-            raise ModelFolderError(
-                f"{checkpoint}: not a tpir stage-2 checkpoint (no state_dict or no model hyper-parameters)."
-            )
-        _check_targets(checkpoint, hparams)
-        if isinstance(hparams["guidance"], dict) and "cache_dir" in hparams["guidance"]:
-            # A checkpoint does not choose where files are written: embed the corpus afresh, in memory.
-            hparams = {**hparams, "guidance": {**hparams["guidance"], "cache_dir": None}}
-        try:
-            module = RestorationModule(**{**hparams, "compile": False})
-            module.on_load_checkpoint(saved)
-            module.load_state_dict(saved["state_dict"])
-            reader = module.guidance.encoder if isinstance(module.guidance, TextGuidance) else None
-            if reader is None and hparams.get("text_encoder"):
-                reader = TextEncoder.from_bundle(instantiate(hparams["text_encoder"]))
-            centroids = None
-            if reader is not None and hparams.get("corpus"):
-                centroids = corpus_centroids(reader, instantiate(hparams["corpus"]))
-        except Exception as error:  # hydra, transformers and torch each raise their own
-            raise ModelFolderError(
-                f"{checkpoint}: cannot rebuild the model from it ({_first_line(error)})."
-            ) from error
-        config = {
-            "format_version": FORMAT_VERSION,
-            "tasks": list(hparams["tasks"]),
-            "backbone": {k: v for k, v in hparams["backbone"].items() if not k.startswith("_")},
-            "guidance": {
-                "class": type(module.guidance).__name__,
-                "arguments": module.guidance.export_arguments(),
-            },
-            "max_length": None if reader is None else reader.max_length,
-            "training": {
-                k: hparams[k]
-                for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
-            },
-            "provenance": {"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
-        }
-        return cls(config, module.backbone, module.guidance, reader, centroids)
-
-
-def tested_table_text(checkpoint: Path, table: str) -> str:
-    """``test_table.md``: the test table of one checkpoint, which the first line names."""
-    return f"<!-- tested: {checkpoint.resolve()} -->\n{table}"
-
-
-def tested_table_of(checkpoint: Path) -> str | None:
-    """The test table the stage-2 runner wrote for exactly this checkpoint, or None."""
-    path = checkpoint.resolve().parent.parent / TEST_TABLE_FILE
-    if not path.is_file():
-        return None
-    first, _, table = path.read_text(encoding="utf-8").partition("\n")
-    return table if first == f"<!-- tested: {checkpoint.resolve()} -->" else None
-
-
-def model_card(config: Mapping[str, Any], test_table: str | None = None) -> str:
-    """The model card (``README.md``) of a model folder: what it is, how to use it, how it was trained."""
-    training = yaml.safe_dump(config.get("training", {}), sort_keys=False).rstrip()
-    provenance = config.get("provenance", {})
-    lines = [
-        "---",
-        "library_name: tpir",
-        "tags: [image-restoration, text-guided, all-in-one]",
-        "---",
-        "",
-        "# tpir restoration model",
-        "",
-        f"Text-guided all-in-one restoration (TextPromptIR) for: {', '.join(config.get('tasks', []))}.",
-        f"Guidance: `{config['guidance']['class']}`. Trained for {provenance.get('global_step')} steps "
-        f"(checkpoint `{provenance.get('checkpoint')}`).",
-        "",
-        "```python",
-        "import tpir",
-        'model = tpir.load("path/to/this/folder")',
-        'restored = model.restore("photo.png", "remove the rain")',
-        "```",
-        "",
-        "## Test scores (PSNR / SSIM)",
-        "",
-        test_table or "Not evaluated at export; run `tpir-eval model_dir=<this folder>`.",
-        "",
-        "## Training configuration",
-        "",
-        "```yaml",
-        training,
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
-
 
 def _guidance_class(name: str) -> type[Guidance]:
     """A guidance class of ``tpir.models.guidance`` by name; nothing else is built from a folder."""
@@ -482,65 +367,6 @@ def _guidance_class(name: str) -> type[Guidance]:
     if not (isinstance(found, type) and issubclass(found, Guidance) and found is not Guidance):
         raise ModelFolderError(f"unknown guidance class {name!r} (made by another version of tpir?).")
     return found
-
-
-def _buildable_from_checkpoints() -> set[Any]:
-    """What a checkpoint's hyper-parameters may build: the parts of a stage-2 model, nothing that writes."""
-    return {
-        TextGuidedRestorer,
-        *(
-            kind
-            for kind in vars(guidance_kinds).values()
-            if isinstance(kind, type) and issubclass(kind, Guidance)
-        ),
-        TextEncoder.from_bundle,
-        load_minilm,
-        load_pretraining_bert,
-        tiny_random_bert,
-        corpus_words,
-        InstructionCorpus.load,
-        warmup_cosine,
-    }
-
-
-def _check_targets(checkpoint: Path, config: Any) -> None:
-    """Refuse hyper-parameters that would build anything but a model's parts, torch optimizers and schedules.
-
-    Each ``_target_`` is resolved (as Hydra would) and compared by identity: a dotted path that walks
-    through a module's imports (``tpir.inference.model.os.system``) resolves to something else and is
-    refused.
-    """
-    if isinstance(config, dict):
-        target = config.get("_target_")
-        if target is not None:
-            try:
-                found = get_object(str(target))
-            except Exception:  # hydra raises ImportError or its own errors for what does not resolve
-                found = None
-            optim = isinstance(found, type) and issubclass(found, torch.optim.Optimizer | LRScheduler)
-            if not optim and found not in _buildable_from_checkpoints():
-                raise ModelFolderError(
-                    f"{checkpoint}: its config names {target!r}, which is not a part of a tpir model, a torch "
-                    "optimizer or a schedule; refusing to build it."
-                )
-        for value in config.values():
-            _check_targets(checkpoint, value)
-    elif isinstance(config, list):
-        for value in config:
-            _check_targets(checkpoint, value)
-
-
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    """A Lightning checkpoint, loaded without unpickling arbitrary objects."""
-    if not path.is_file():
-        raise ModelFolderError(f"{path}: no such checkpoint file.")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        raise ModelFolderError(
-            f"{path}: not a checkpoint that loads safely ({type(error).__name__}); only Lightning "
-            "checkpoints of tensors and plain values load (weights_only=True)."
-        ) from error
 
 
 def _load_centroids(path: Path) -> CategoryCentroids:
@@ -551,7 +377,7 @@ def _load_centroids(path: Path) -> CategoryCentroids:
     return CategoryCentroids(centroids, categories)  # one row per category: its own centroid
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     """The first line of an error's message, or its type when it has none."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -17,7 +17,7 @@ from tpir.data.datamodule import RestorationDataModule
 from tpir.evaluation.protocol import Restore, score_sets
 from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
-from tpir.inference.model import TEST_TABLE_FILE, tested_table_text
+from tpir.inference.card import TEST_TABLE_FILE, tested_table_text
 from tpir.models.module import RestorationModule
 from tpir.utils import build_trainer, write_json_atomic, write_text_atomic
 

@@ -1,0 +1,139 @@
+"""A stage-2 training checkpoint turned into a :class:`Restorer`, trusting nothing in it.
+
+The file is loaded with ``weights_only=True`` (tensors and plain values only); its hyper-parameters are
+the run's config, and every ``_target_`` in them must resolve to a part of a tpir model, a torch
+optimizer or a schedule before anything is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import get_object, instantiate
+from torch.optim.lr_scheduler import LRScheduler
+
+from tpir.inference.model import FORMAT_VERSION, ModelFolderError, Restorer, first_line
+from tpir.models import guidance as guidance_kinds
+from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.guidance import Guidance, TextGuidance
+from tpir.models.module import RestorationModule
+from tpir.optim import warmup_cosine
+from tpir.text.classify import corpus_centroids
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.encoder import TextEncoder, corpus_words, load_minilm, load_pretraining_bert, tiny_random_bert
+
+
+def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
+    """Rebuild from a stage-2 training checkpoint, which carries its config as hyper-parameters.
+
+    Raises:
+        ModelFolderError: the file is missing, does not load safely, is not a tpir stage-2 checkpoint,
+            names anything but a model part, optimizer or schedule, or its text encoder is not the one it was
+            trained with.
+    """
+    checkpoint = Path(checkpoint)
+    saved = _load_checkpoint(checkpoint)
+    hparams = saved.get("hyper_parameters")
+    if (
+        not isinstance(saved.get("state_dict"), dict)
+        or not isinstance(hparams, dict)
+        or "guidance" not in hparams
+    ):
+        raise ModelFolderError(
+            f"{checkpoint}: not a tpir stage-2 checkpoint (no state_dict or no model hyper-parameters)."
+        )
+    _check_targets(checkpoint, hparams)
+    if isinstance(hparams["guidance"], dict) and "cache_dir" in hparams["guidance"]:
+        # A checkpoint does not choose where files are written: embed the corpus afresh, in memory.
+        hparams = {**hparams, "guidance": {**hparams["guidance"], "cache_dir": None}}
+    try:
+        module = RestorationModule(**{**hparams, "compile": False})
+        module.on_load_checkpoint(saved)
+        module.load_state_dict(saved["state_dict"])
+        reader = module.guidance.encoder if isinstance(module.guidance, TextGuidance) else None
+        if reader is None and hparams.get("text_encoder"):
+            reader = TextEncoder.from_bundle(instantiate(hparams["text_encoder"]))
+        centroids = None
+        if reader is not None and hparams.get("corpus"):
+            centroids = corpus_centroids(reader, instantiate(hparams["corpus"]))
+    except Exception as error:  # hydra, transformers and torch each raise their own
+        raise ModelFolderError(
+            f"{checkpoint}: cannot rebuild the model from it ({first_line(error)})."
+        ) from error
+    config = {
+        "format_version": FORMAT_VERSION,
+        "tasks": list(hparams["tasks"]),
+        "backbone": {k: v for k, v in hparams["backbone"].items() if not k.startswith("_")},
+        "guidance": {
+            "class": type(module.guidance).__name__,
+            "arguments": module.guidance.export_arguments(),
+        },
+        "max_length": None if reader is None else reader.max_length,
+        "training": {
+            k: hparams[k]
+            for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
+        },
+        "provenance": {"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
+    }
+    return Restorer(config, module.backbone, module.guidance, reader, centroids)
+
+
+def _buildable_from_checkpoints() -> set[Any]:
+    """What a checkpoint's hyper-parameters may build: the parts of a stage-2 model, nothing that writes."""
+    return {
+        TextGuidedRestorer,
+        *(
+            kind
+            for kind in vars(guidance_kinds).values()
+            if isinstance(kind, type) and issubclass(kind, Guidance)
+        ),
+        TextEncoder.from_bundle,
+        load_minilm,
+        load_pretraining_bert,
+        tiny_random_bert,
+        corpus_words,
+        InstructionCorpus.load,
+        warmup_cosine,
+    }
+
+
+def _check_targets(checkpoint: Path, config: Any) -> None:
+    """Refuse hyper-parameters that would build anything but a model's parts, torch optimizers and schedules.
+
+    Each ``_target_`` is resolved (as Hydra would) and compared by identity: a dotted path that walks
+    through a module's imports (``tpir.inference.model.os.system``) resolves to something else and is
+    refused.
+    """
+    if isinstance(config, dict):
+        target = config.get("_target_")
+        if target is not None:
+            try:
+                found = get_object(str(target))
+            except Exception:  # hydra raises ImportError or its own errors for what does not resolve
+                found = None
+            optim = isinstance(found, type) and issubclass(found, torch.optim.Optimizer | LRScheduler)
+            if not optim and found not in _buildable_from_checkpoints():
+                raise ModelFolderError(
+                    f"{checkpoint}: its config names {target!r}, which is not a part of a tpir model, a torch "
+                    "optimizer or a schedule; refusing to build it."
+                )
+        for value in config.values():
+            _check_targets(checkpoint, value)
+    elif isinstance(config, list):
+        for value in config:
+            _check_targets(checkpoint, value)
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    """A Lightning checkpoint, loaded without unpickling arbitrary objects."""
+    if not path.is_file():
+        raise ModelFolderError(f"{path}: no such checkpoint file.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise ModelFolderError(
+            f"{path}: not a checkpoint that loads safely ({type(error).__name__}); only Lightning "
+            "checkpoints of tensors and plain values load (weights_only=True)."
+        ) from error
