@@ -83,3 +83,8 @@ def test_the_stage1_encoder_is_named_by_an_absolute_path(compose_config) -> None
     cfg = compose_config("stage=restore", "text_encoder=stage1")
     assert Path(cfg.text_encoder.name_or_path).is_absolute()
     assert cfg.text_encoder.name_or_path.endswith("demo/text/text_encoder")
+
+
+def test_the_paper_recipe_augments_with_all_eight_transforms(compose_config) -> None:
+    assert compose_config("experiment=paper_all_in_one").datamodule.rotate is True
+    assert compose_config("experiment=demo_restore").datamodule.rotate is False
