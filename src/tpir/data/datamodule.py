@@ -182,7 +182,7 @@ class RestorationDataModule(L.LightningDataModule):
 
     Args:
         catalog: where the images come from (``data`` config group).
-        tasks: the tasks trained together (``degradation`` config group), e.g. ["denoise", "derain"].
+        tasks: the tasks trained together (``degradation`` config group), e.g. denoise and derain.
         corpus: instruction corpus; training prompts come from its train split, evaluation prompts
             from its test split.
         crop_size: side of the training crops.

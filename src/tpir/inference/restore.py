@@ -1,7 +1,7 @@
 """``tpir-restore``: restore photos as a prompt says, with a model folder that ``make demo`` exports.
 
     tpir-restore rainy.jpg --prompt "remove the rain"                 # writes rainy_restored.jpg beside it
-    tpir-restore a.png b.png --prompt "denoise" --out-dir restored/    # restored/a_restored.png, ...
+    tpir-restore a.png b.png --prompt "remove the noise" --out-dir restored/    # restored/a_restored.png, ...
     tpir-restore big.tif --prompt "clear the haze" -o clear.tif --tile 256 --overlap 32 --device cuda
     tpir-restore photo.png --prompt "remove the noise" --model runs/x/model --tile 0   # whole image at once
 
