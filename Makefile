@@ -14,7 +14,7 @@ export MALLOC_MMAP_THRESHOLD_ ?= 2147483647
 export MALLOC_TRIM_THRESHOLD_ ?= 2147483647
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench wandb-sync clean
+.PHONY: help install demo test lint format bench app wandb-sync clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -23,10 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# constraints.txt pins the CPU wheel of torch here; the package itself only asks for a range.
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,app]"
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install tpir with its dev tools
+install: $(STAMP) ## Create .venv and install tpir with its dev tools and the app
 
 demo: $(STAMP) ## The main job on the bundled default (clears outputs/demo): both stages, evaluation, report, model
 	rm -rf outputs/demo  # each demo starts afresh (stale checkpoints would otherwise be exported)
@@ -55,6 +55,9 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 
 bench: $(STAMP) ## Speed and size benchmarks; writes benchmarks/results.json
 	$(BIN)/python benchmarks/run.py
+
+app: $(STAMP) ## Serve the web page on http://127.0.0.1:7860 (the demo model; run make demo first)
+	$(BIN)/tpir-app
 
 wandb-sync: $(STAMP) ## Upload offline W&B runs (outputs/**/wandb/offline-run-*) when online
 	@runs=$$(find outputs -type d -path '*/wandb/offline-run-*' -prune 2>/dev/null | sort); \

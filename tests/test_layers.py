@@ -21,6 +21,7 @@ LAYERS = {
     "tpir.inference": 3,
     "tpir.evaluation": 4,
     "tpir.stages": 5,
+    "tpir.app": 5,
     "tpir.train": 6,
     "tpir.notebook": 6,
     "tpir": 6,  # tpir/__init__.py: tpir.load

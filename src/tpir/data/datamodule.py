@@ -51,15 +51,26 @@ BUNDLED_TRAIN = (
 BUNDLED_TEST = ("skimage:coffee.png", "skimage:rocket.jpg", "sklearn:china.jpg")
 
 
+def bundled_path(key: str) -> Path:
+    """The file of a bundled photograph (``skimage:coffee.png``, ``sklearn:china.jpg``) in its package."""
+    package, file_name = key.split(":")
+    if package == "skimage":
+        import skimage.data
+
+        return Path(skimage.data.__file__).parent / file_name
+    import sklearn.datasets
+
+    return Path(sklearn.datasets.__file__).parent / "images" / file_name
+
+
 @functools.cache
 def bundled_image(key: str) -> torch.Tensor:
     """A bundled photograph (``skimage:coffee.png``, ``sklearn:china.jpg``) as (3, H, W) uint8."""
     package, file_name = key.split(":")
     if package == "skimage":
-        import skimage.data
         import skimage.io
 
-        array = skimage.io.imread(Path(skimage.data.__file__).parent / file_name)
+        array = skimage.io.imread(bundled_path(key))
     else:
         from sklearn.datasets import load_sample_image
 

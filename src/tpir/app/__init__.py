@@ -1,0 +1,1 @@
+"""``tpir-app``: a local web page over ``tpir.load(...).restore(...)`` (Gradio, the optional ``app`` extra)."""
