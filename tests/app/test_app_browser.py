@@ -86,9 +86,12 @@ def app_url(model_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture
 def page(app_url: str) -> Iterator["sync_api.Page"]:
+    """A browser page on the app; every address it requests is kept in ``page.requested``."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+        page.requested = []
+        page.on("request", lambda request: page.requested.append(request.url))
         page.goto(app_url)
         yield page
         browser.close()
