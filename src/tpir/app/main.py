@@ -24,9 +24,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PROG = "tpir-app"
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    from tpir.app.page import default_model, output_root
+def output_root() -> Path:
+    """Where runs and exported models are (``TPIR_OUTPUT_DIR``, else ``./outputs``)."""
+    return Path(os.environ.get("TPIR_OUTPUT_DIR", "outputs"))
 
+
+def default_model() -> Path:
+    """The model the page starts with: ``TPIR_MODEL``, else the one ``make demo`` exports."""
+    return Path(os.environ.get("TPIR_MODEL") or output_root() / "demo" / "model")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help=f"model folder (default: {default_model()})")
     parser.add_argument(
@@ -49,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from tpir.app.page import build_page, default_model, output_root, serve
+    from tpir.app.page import build_page, serve  # Gradio is imported here, once it is known to be there
 
     page = build_page(args.model or default_model(), args.models_root or output_root())
     print(f"{PROG}: serving on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)

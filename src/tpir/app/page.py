@@ -47,16 +47,6 @@ class AppError(ValueError):
     """A problem the page shows as a message: the file or value, and what was expected."""
 
 
-def output_root() -> Path:
-    """Where runs and exported models are (``TPIR_OUTPUT_DIR``, else ``./outputs``)."""
-    return Path(os.environ.get("TPIR_OUTPUT_DIR", "outputs"))
-
-
-def default_model() -> Path:
-    """The model the page starts with: ``TPIR_MODEL``, else the one ``make demo`` exports."""
-    return Path(os.environ.get("TPIR_MODEL") or output_root() / "demo" / "model")
-
-
 def find_models(root: Path) -> list[Path]:
     """Exported tpir model folders under ``root`` (a tpir ``config.json`` beside a ``model.safetensors``)."""
     if not root.is_dir():
