@@ -15,7 +15,6 @@ from hydra.utils import get_object, instantiate
 from torch.optim.lr_scheduler import LRScheduler
 
 from tpir.inference.model import FORMAT_VERSION, ModelFolderError, Restorer, first_line
-from tpir.models import guidance as guidance_kinds
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import Guidance, TextGuidance
 from tpir.models.module import RestorationModule
@@ -84,11 +83,7 @@ def _buildable_from_checkpoints() -> set[Any]:
     """What a checkpoint's hyper-parameters may build: the parts of a stage-2 model, nothing that writes."""
     return {
         TextGuidedRestorer,
-        *(
-            kind
-            for kind in vars(guidance_kinds).values()
-            if isinstance(kind, type) and issubclass(kind, Guidance)
-        ),
+        *Guidance.kinds().values(),
         TextEncoder.from_bundle,
         load_minilm,
         load_pretraining_bert,

@@ -46,7 +46,6 @@ from tpir.data.photos import (
 )
 from tpir.inference.card import model_card
 from tpir.inference.tiling import restore_tiled
-from tpir.models import guidance as guidance_kinds
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import Guidance, TaskEmbeddingGuidance, TextGuidance
 from tpir.text.classify import CategoryCentroids, Understanding
@@ -140,8 +139,9 @@ class Restorer(nn.Module):
         key = (prompt, task)
         if key not in self._read:
             text = self.check_prompt(prompt)
-            embedding = None
-            if isinstance(self.guidance, TextGuidance):
+            reads_text = isinstance(self.guidance, TextGuidance)
+            z = embedding = None
+            if reads_text:  # Z is the reader's embedding: encode once, for both Z and understanding
                 z = self.guidance([text], torch.zeros(1, dtype=torch.long))
                 embedding = z[0]
             elif self.reader is not None:
@@ -149,7 +149,7 @@ class Restorer(nn.Module):
             understanding = None
             if embedding is not None and self.centroids is not None:
                 understanding = self.centroids.understand(embedding.cpu())
-            if not isinstance(self.guidance, TextGuidance):
+            if not reads_text:
                 z = self.guidance([text], self._task_ids(text, task, understanding))
             self._read[key] = ReadPrompt(text, None if z is None else z.to(self.device), understanding)
         return self._read[key]
@@ -362,9 +362,9 @@ class Restorer(nn.Module):
 
 
 def _guidance_class(name: str) -> type[Guidance]:
-    """A guidance class of ``tpir.models.guidance`` by name; nothing else is built from a folder."""
-    found = getattr(guidance_kinds, name, None)
-    if not (isinstance(found, type) and issubclass(found, Guidance) and found is not Guidance):
+    """A guidance class by name (:meth:`Guidance.kinds`); nothing else is built from a folder."""
+    found = Guidance.kinds().get(name)
+    if found is None:
         raise ModelFolderError(f"unknown guidance class {name!r} (made by another version of tpir?).")
     return found
 

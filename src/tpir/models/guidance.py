@@ -11,6 +11,7 @@ folder's state dict.
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,18 @@ from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import TextEncoder
 
 
-class Guidance(nn.Module):
+class Guidance(nn.Module, metaclass=ABCMeta):
     """Base of the guidance kinds: ``forward(prompts, task_ids)`` gives Z, (B, dim), or None."""
 
     @property
+    @abstractmethod
     def dim(self) -> int | None:
         """Width of Z; None when there is no guidance."""
-        raise NotImplementedError
+
+    @staticmethod
+    def kinds() -> dict[str, type[Guidance]]:
+        """The guidance classes by name: all that a model folder or checkpoint may name."""
+        return {kind.__name__: kind for kind in Guidance.__subclasses__()}
 
     def export_arguments(self) -> dict[str, Any]:
         """Plain values that, with the model folder's text encoder, rebuild this guidance."""
