@@ -21,17 +21,9 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from tpir.inference.restore import default_model, output_root
+
 PROG = "tpir-app"
-
-
-def output_root() -> Path:
-    """Where runs and exported models are (``TPIR_OUTPUT_DIR``, else ``./outputs``)."""
-    return Path(os.environ.get("TPIR_OUTPUT_DIR", "outputs"))
-
-
-def default_model() -> Path:
-    """The model the page starts with: ``TPIR_MODEL``, else the one ``make demo`` exports."""
-    return Path(os.environ.get("TPIR_MODEL") or output_root() / "demo" / "model")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -27,15 +27,25 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from tpir.data.photos import WRITE_FORMATS, PhotoError, read_photo, write_photo
+from tpir.data.photos import WRITE_FORMATS, PhotoError, check_writable, read_photo, write_photo
 from tpir.inference.model import ModelFolderError, ReadPrompt, Restorer
 from tpir.inference.tiling import tile_count
 from tpir.text.encoder import PromptError
 
 PROG = "tpir-restore"
 MODEL_ENV = "TPIR_MODEL"
-# The model `make demo` exports, under the output root (TPIR_OUTPUT_DIR, else ./outputs).
-DEFAULT_MODEL = Path(os.environ.get("TPIR_OUTPUT_DIR", "outputs")) / "demo" / "model"
+
+
+def output_root() -> Path:
+    """Where runs and exported models are (``TPIR_OUTPUT_DIR``, else ``./outputs``)."""
+    return Path(os.environ.get("TPIR_OUTPUT_DIR", "outputs"))
+
+
+def default_model() -> Path:
+    """The model used when none is named: ``TPIR_MODEL``, else the one ``make demo`` exports."""
+    return Path(os.environ.get(MODEL_ENV) or output_root() / "demo" / "model")
+
+
 OUTPUT_TAG = "_restored"
 FALLBACK_SUFFIX = ".png"
 
@@ -57,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         default=None,
-        help=f"model folder (tpir-export, or `make demo`); default: ${MODEL_ENV}, else {DEFAULT_MODEL}",
+        help=f"model folder (tpir-export, or `make demo`); default: ${MODEL_ENV}, else {output_root() / 'demo' / 'model'}",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (one IMAGE only)")
@@ -163,7 +173,7 @@ def load_model(folder: Path | None, device: torch.device) -> Restorer:
     """The model in ``folder`` (default: ``$TPIR_MODEL``, else the demo's) on ``device``; raises
     :class:`SetupError` naming the folder if it is unusable."""
     if folder is None:
-        folder = Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
+        folder = default_model()
         if not folder.is_dir():
             raise SetupError(
                 f"no model folder at {folder}: pass --model, set {MODEL_ENV}, or run `make demo`, "
@@ -231,8 +241,7 @@ def restore_file(
     """
     start = time.perf_counter()
     try:
-        if target.exists() and not overwrite:  # before reading, not only when writing
-            raise FileExistsError(f"{target}: already exists; pass --overwrite to replace it.")
+        check_writable(target, overwrite)  # before reading, not only when writing
         photo = read_photo(source)
         height, width = photo.rgb.shape[-2:]
         tiles = tile_count(height, width, tile, overlap)
