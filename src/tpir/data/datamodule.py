@@ -92,19 +92,20 @@ def _levels(task: Task, test_levels: Mapping[str, Sequence[float]]) -> list[floa
     return [float(level) for level in levels]
 
 
-def _synthetic_sets(
-    prefix: str, bank: ImageBank, test_levels: Mapping[str, Sequence[float]]
+def _degraded_sets(
+    name: str, task: Task, bank: ImageBank, test_levels: Mapping[str, Sequence[float]]
 ) -> dict[str, tuple[str, PairSource]]:
-    """A test set of every task on ``bank``: ``<prefix>_<task>`` (``_<level>`` per strength where leveled)."""
-    sets: dict[str, tuple[str, PairSource]] = {}
-    for task in TASKS.values():
-        if task.test_level is None:
-            sets[f"{prefix}_{task.name}"] = (task.name, SyntheticPairs(bank, task.name))
-            continue
-        for level in _levels(task, test_levels):
-            name = f"{prefix}_{task.name}_{task.level_name(level)}"
-            sets[name] = (task.name, SyntheticPairs(bank, task.name, task.params_at_level(level)))
-    return sets
+    """Test sets of a task's synthetic degradation of clean images: ``name``, or ``<name>_sigma25`` once
+    per strength of a leveled task."""
+    if task.test_level is None:
+        return {name: (task.name, SyntheticPairs(bank, task.name))}
+    return {
+        f"{name}_{task.level_name(level)}": (
+            task.name,
+            SyntheticPairs(bank, task.name, task.params_at_level(level)),
+        )
+        for level in _levels(task, test_levels)
+    }
 
 
 def _validation_sources(bank: ImageBank, test_levels: Mapping[str, Sequence[float]]) -> dict[str, PairSource]:
@@ -131,7 +132,11 @@ def bundled_catalog(test_levels: Mapping[str, Sequence[float]] | None = None) ->
     return DataCatalog(
         train={task: [(SyntheticPairs(train, task), 1.0)] for task in TASKS},
         val=_validation_sources(held_out, test_levels),
-        test=_synthetic_sets("bundled", held_out, test_levels),
+        test={
+            name: item
+            for task in TASKS.values()
+            for name, item in _degraded_sets(f"bundled_{task.name}", task, held_out, test_levels).items()
+        },
     )
 
 
@@ -180,10 +185,8 @@ def benchmark_catalog(
         for name, items in task_test_sets(root, task).items():
             if task.test_level is None:
                 test[name] = (task.name, RealPairs(items))
-                continue
-            for level in _levels(task, test_levels):
-                source = SyntheticPairs(ImageBank(items), task.name, task.params_at_level(level))
-                test[f"{name}_{task.level_name(level)}"] = (task.name, source)
+            else:
+                test |= _degraded_sets(name, task, ImageBank(items), test_levels)
     return DataCatalog(train=train, val=_validation_sources(val_bank, test_levels), test=test)
 
 
