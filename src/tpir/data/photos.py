@@ -148,7 +148,7 @@ def write_photo(photo: Photo, path: str | Path, *, overwrite: bool = False) -> P
         if bit_depth == 16:
             _write_png_16bit(pixels, stream)
         else:
-            image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+            image = Image.fromarray(_one_channel_as_2d(pixels))
             image.save(stream, format=file_format, **_SAVE_OPTIONS.get(file_format, {}))
     return path
 
@@ -252,6 +252,11 @@ def _channels(photo: Photo, with_alpha: bool = True) -> torch.Tensor:
     return torch.cat(channels)
 
 
+def _one_channel_as_2d(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 1) gray as (H, W), what Pillow and numpy users expect of a gray image; others unchanged."""
+    return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+
+
 def read_image_uint8(path: str | Path) -> torch.Tensor:
     """A file as 8-bit RGB for training, (3, H, W) uint8: upright, alpha dropped, gray repeated, 16 bits
     rounded to 8.
@@ -284,7 +289,7 @@ def photo_from_pil(image: Image.Image) -> Photo:
 def photo_to_pil(photo: Photo) -> Image.Image:
     """A Photo as an 8-bit PIL image: mode L, LA, RGB or RGBA as the photo's form (16 bits are rounded)."""
     pixels = _quantize(_channels(photo), 8)
-    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    return Image.fromarray(_one_channel_as_2d(pixels))
 
 
 def photo_from_array(array: np.ndarray) -> Photo:
@@ -318,4 +323,4 @@ def photo_to_array(photo: Photo) -> np.ndarray:
         array = channels.clamp(0, 1).permute(1, 2, 0).numpy().astype(np.float32)
     else:
         array = _quantize(channels, photo.bit_depth)
-    return array[..., 0] if array.shape[-1] == 1 else array
+    return _one_channel_as_2d(array)

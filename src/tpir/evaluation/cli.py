@@ -123,10 +123,8 @@ def main(cfg: DictConfig) -> None:
     folder = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
     try:
         text = write_results(evaluate(cfg), folder)
-    except (
-        ValueError,
-        InstantiationException,
-    ) as error:  # ModelFolderError, PromptError, DataLayoutError, PhotoError
+    except (ValueError, InstantiationException) as error:
+        # ValueError covers ModelFolderError, PromptError, DataLayoutError and PhotoError.
         reason = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
         print(f"tpir-eval: error: {reason}", file=sys.stderr)
         sys.exit(2)

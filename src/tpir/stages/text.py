@@ -41,8 +41,7 @@ def fit_text_encoder(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     corpus: InstructionCorpus = instantiate(cfg.corpus)
     bert: PretrainingBert = instantiate(cfg.text_encoder)
-    max_length = cfg.datamodule.max_length
-    encoder = TextEncoder(bert.model.bert, bert.tokenizer, max_length)
+    encoder = TextEncoder.from_bundle(bert, cfg.datamodule.max_length)
 
     accuracy_before, embeddings_before = score_encoder(encoder, corpus)
     log.info("Test-split accuracy before fine-tuning: %.3f", accuracy_before["overall"])
