@@ -16,7 +16,7 @@ from tpir.data.datamodule import bundled_image
 from tpir.data.datasets import centre_crop
 from tpir.data.photos import to_float
 from tpir.data.tasks import TASKS
-from tpir.inference.model import CONFIG_FILE, FORMAT_VERSION, Restorer
+from tpir.inference.model import CONFIG_FILE, Restorer, model_config
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import TextGuidance
 from tpir.text.classify import corpus_centroids
@@ -84,15 +84,11 @@ def tiny_model(seed: int = 0) -> Restorer:
         torch.manual_seed(seed)
         backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=encoder.dim)
         torch.nn.init.normal_(backbone.output.weight, std=0.01)
-    config = {
-        "format_version": FORMAT_VERSION,
-        "tasks": list(TASKS),
-        "backbone": TINY_BACKBONE,
-        "guidance": {"class": TextGuidance.__name__, "arguments": {}},
-        "max_length": encoder.max_length,
-        "provenance": {"checkpoint": None, "global_step": 0},
-    }
-    return Restorer(config, backbone, TextGuidance(encoder), encoder, corpus_centroids(encoder, corpus))
+    guidance = TextGuidance(encoder)
+    config = model_config(
+        list(TASKS), TINY_BACKBONE, guidance, encoder, {"checkpoint": None, "global_step": 0}
+    )
+    return Restorer(config, backbone, guidance, encoder, corpus_centroids(encoder, corpus))
 
 
 def load_model(folder: str | Path = DEFAULT_MODEL_FOLDER) -> Restorer:

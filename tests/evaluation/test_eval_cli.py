@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tpir.evaluation.cli import evaluate, write_results
-from tpir.inference.model import Restorer
+from tpir.inference.model import Restorer, model_config
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import TaskEmbeddingGuidance
 from tpir.notebook import TINY_BACKBONE, tiny_model
@@ -65,10 +65,8 @@ def test_fixed_prompts_need_a_sentence(eval_config, model_folder: Path) -> None:
 def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(eval_config, tmp_path: Path) -> None:
     text_model = tiny_model()
     guidance = TaskEmbeddingGuidance(["denoise", "derain"], dim=4)
-    config = text_model.config | {
-        "tasks": ["denoise", "derain"],
-        "guidance": {"class": "TaskEmbeddingGuidance", "arguments": guidance.export_arguments()},
-    }
+    provenance = {"checkpoint": None, "global_step": 0}
+    config = model_config(["denoise", "derain"], TINY_BACKBONE, guidance, text_model.reader, provenance)
     backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=4)
     model = Restorer(config, backbone, guidance, text_model.reader, text_model.centroids)
     folder = model.save_pretrained(tmp_path / "onehot")

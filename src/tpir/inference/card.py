@@ -12,9 +12,14 @@ import yaml
 TEST_TABLE_FILE = "test_table.md"
 
 
+def _tested_line(checkpoint: Path) -> str:
+    """The first line of ``test_table.md``: which checkpoint the table is of."""
+    return f"<!-- tested: {checkpoint.resolve()} -->"
+
+
 def tested_table_text(checkpoint: Path, table: str) -> str:
     """``test_table.md``: the test table of one checkpoint, which the first line names."""
-    return f"<!-- tested: {checkpoint.resolve()} -->\n{table}"
+    return f"{_tested_line(checkpoint)}\n{table}"
 
 
 def tested_table_of(checkpoint: Path) -> str | None:
@@ -23,7 +28,7 @@ def tested_table_of(checkpoint: Path) -> str | None:
     if not path.is_file():
         return None
     first, _, table = path.read_text(encoding="utf-8").partition("\n")
-    return table if first == f"<!-- tested: {checkpoint.resolve()} -->" else None
+    return table if first == _tested_line(checkpoint) else None
 
 
 def model_card(config: Mapping[str, Any], test_table: str | None = None) -> str:

@@ -14,7 +14,7 @@ import torch
 from hydra.utils import get_object, instantiate
 from torch.optim.lr_scheduler import LRScheduler
 
-from tpir.inference.model import FORMAT_VERSION, ModelFolderError, Restorer, first_line
+from tpir.inference.model import ModelFolderError, Restorer, first_line, model_config
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import Guidance, TextGuidance
 from tpir.models.module import RestorationModule
@@ -61,21 +61,17 @@ def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
         raise ModelFolderError(
             f"{checkpoint}: cannot rebuild the model from it ({first_line(error)})."
         ) from error
-    config = {
-        "format_version": FORMAT_VERSION,
-        "tasks": list(hparams["tasks"]),
-        "backbone": {k: v for k, v in hparams["backbone"].items() if not k.startswith("_")},
-        "guidance": {
-            "class": type(module.guidance).__name__,
-            "arguments": module.guidance.export_arguments(),
-        },
-        "max_length": None if reader is None else reader.max_length,
-        "training": {
+    config = model_config(
+        tasks=hparams["tasks"],
+        backbone={k: v for k, v in hparams["backbone"].items() if not k.startswith("_")},
+        guidance=module.guidance,
+        reader=reader,
+        provenance={"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
+        training={
             k: hparams[k]
             for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
         },
-        "provenance": {"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
-    }
+    )
     return Restorer(config, module.backbone, module.guidance, reader, centroids)
 
 

@@ -68,6 +68,35 @@ class ModelFolderError(ValueError):
     """A model folder or checkpoint that cannot be used; the message names it and says why."""
 
 
+def model_config(
+    tasks: list[str],
+    backbone: dict[str, Any],
+    guidance: Guidance,
+    reader: TextEncoder | None,
+    provenance: dict[str, Any],
+    training: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What ``config.json`` holds for a model of these parts.
+
+    Args:
+        tasks: the tasks trained, in id order.
+        backbone: keyword arguments of ``TextGuidedRestorer``, without ``guidance_dim`` (the guidance's).
+        guidance: the guidance; its class and :meth:`Guidance.export_arguments` are recorded.
+        reader: the text encoder that reads prompts, or None.
+        provenance: where the weights come from (checkpoint, global step).
+        training: the training's configs (for the model card), if known.
+    """
+    config = {
+        "format_version": FORMAT_VERSION,
+        "tasks": list(tasks),
+        "backbone": backbone,
+        "guidance": {"class": type(guidance).__name__, "arguments": guidance.export_arguments()},
+        "max_length": None if reader is None else reader.max_length,
+        "provenance": provenance,
+    }
+    return config if training is None else config | {"training": training}
+
+
 @dataclass(frozen=True)
 class ReadPrompt:
     """A prompt as the model read it, once: its guidance ``z`` (1, D) or None, and what it names."""
