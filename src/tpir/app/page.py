@@ -26,6 +26,7 @@ from tpir.inference.model import (
     DEFAULT_TILE,
     WEIGHTS_FILE,
     ModelFolderError,
+    ReadPrompt,
     Restorer,
 )
 from tpir.inference.restore import output_path
@@ -92,9 +93,9 @@ class Restoration:
     file: Path  # the restored photo in the input's own form
 
 
-def understood_text(model: Restorer, prompt: str) -> str:
+def understood_text(read: ReadPrompt) -> str:
     """What the model read the prompt as, for the page."""
-    understanding = model.read_prompt(prompt).understanding
+    prompt, understanding = read.text, read.understanding
     if understanding is None:
         return f'Read "{prompt}" (this model does not tell what it understood).'
     ranked = sorted(understanding.similarities.items(), key=lambda item: -item[1])
@@ -156,7 +157,7 @@ def restore_upload(
     restored = model.restore_photo(photo, read, progress=tick)
     target = output_path(source, Path(tempfile.mkdtemp(dir=out_dir, prefix="restored-")))
     write_photo(restored, target)
-    return Restoration(understood_text(model, prompt), photo_to_pil(photo), photo_to_pil(restored), target)
+    return Restoration(understood_text(read), photo_to_pil(photo), photo_to_pil(restored), target)
 
 
 def _count_tiles(height: int, width: int) -> int:
