@@ -42,6 +42,7 @@ def dimming(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         sample_params=sample_dim_params,
         degrade=dim_image,
         title="Undim",
+        layer=30,
         train_folder="Undim",
     )
     monkeypatch.setitem(TASKS, task.name, task)

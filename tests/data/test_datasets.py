@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from tpir.data.datamodule import RestorationDataModule, benchmark_catalog, bundled_catalog
+from tpir.data.prompting import PromptWriter
 from tpir.data.datasets import EvaluationSet, ImageBank, RealPairs, SyntheticPairs, TaskMixture
 from tpir.data.degradations import NoiseParams
 from tpir.data.layout import DataLayoutError, pair_id, train_pairs
@@ -109,7 +110,7 @@ def test_mixture_balances_tasks_and_is_seeded(corpus: InstructionCorpus) -> None
         "dehaze": [(SyntheticPairs(bank, "dehaze"), 1.0)],
     }
     prompts = {task: corpus.sentences("train", task) for task in sources}
-    mixture = TaskMixture(sources, prompts, {"denoise": 0, "dehaze": 1}, crop_size=32, length=8)
+    mixture = TaskMixture(sources, PromptWriter(corpus), {"denoise": 0, "dehaze": 1}, crop_size=32, length=8)
     torch.manual_seed(0)
     samples = [mixture[i] for i in range(8)]
     assert [s["task"] for s in samples] == [0, 1] * 4

@@ -79,7 +79,7 @@ def test_guidance_mlp_standardises_its_input_with_the_given_statistics() -> None
     embeddings = 5.0 + 0.1 * _randn(50, 4)
     z = embeddings[:3]
     before = mlp(z)
-    mlp.set_input_statistics(embeddings)
+    mlp.set_input_statistics(embeddings.mean(0), embeddings.std(0))
     expected = mlp.layers((z - embeddings.mean(0)) / embeddings.std(0))
     torch.testing.assert_close(mlp(z), expected)
     assert not torch.allclose(mlp(z), before)

@@ -15,6 +15,7 @@ from typing_extensions import override
 
 from tpir.data.datasets import EvaluationSet, ImageBank, PairSource, RealPairs, SyntheticPairs, TaskMixture
 from tpir.data.layout import check_root, clean_train_images, task_test_sets, train_pairs
+from tpir.data.prompting import PromptWriter
 from tpir.data.tasks import TASKS, Task
 from tpir.text.corpus import BLIND_CATEGORY, InstructionCorpus
 
@@ -203,6 +204,11 @@ class RestorationDataModule(L.LightningDataModule):
         batch_size: training batch size (evaluation runs one image at a time, whole).
         samples_per_epoch: length of a training epoch.
         blind_probability: share of training samples prompted with a blind prompt.
+        composite_probability: share of training samples with several degradations stacked.
+        numeric_probability: share of prompts naming degradations that state their strengths.
+        wrong_probability: share of training samples prompted to remove a degradation they do not have.
+        strengths: per task, the range of strengths training draws (``denoise: [5, 75]``), instead of the
+            task's own sampler.
         rotate: augment with quarter turns besides flips (all 8 dihedral transforms).
         val_crop: centre crop of validation images, for speed; None keeps them whole.
         seed: seed of the fixed evaluation sets.
@@ -218,6 +224,10 @@ class RestorationDataModule(L.LightningDataModule):
         batch_size: int = 6,
         samples_per_epoch: int = 1200,
         blind_probability: float = 0.1,
+        composite_probability: float = 0.0,
+        numeric_probability: float = 0.0,
+        wrong_probability: float = 0.0,
+        strengths: Mapping[str, Sequence[float]] | None = None,
         rotate: bool = True,
         val_crop: int | None = None,
         seed: int = 0,
@@ -238,6 +248,10 @@ class RestorationDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.samples_per_epoch = samples_per_epoch
         self.blind_probability = blind_probability
+        self.composite_probability = composite_probability
+        self.numeric_probability = numeric_probability
+        self.wrong_probability = wrong_probability
+        self.strengths = dict(strengths or {})
         self.rotate = rotate
         self.val_crop = val_crop
         self.seed = seed
@@ -249,17 +263,19 @@ class RestorationDataModule(L.LightningDataModule):
 
     @override
     def setup(self, stage: str | None = None) -> None:
-        blind = (
-            self.corpus.sentences("train", BLIND_CATEGORY) if BLIND_CATEGORY in self.corpus.categories else []
-        )
+        if self.blind_probability > 0 and BLIND_CATEGORY not in self.corpus.categories:
+            raise ValueError("datamodule.blind_probability > 0 needs the corpus's 'blind' category.")
         self.train_set = TaskMixture(
             {task: self.catalog.train[task] for task in self.tasks},
-            {task: self.corpus.sentences("train", task) for task in self.tasks},
+            PromptWriter(self.corpus, "train"),
             self.task_ids,
             self.crop_size,
             self.samples_per_epoch,
-            blind_prompts=blind,
             blind_probability=self.blind_probability,
+            composite_probability=self.composite_probability,
+            numeric_probability=self.numeric_probability,
+            wrong_probability=self.wrong_probability,
+            strengths=self.strengths,
             rotate=self.rotate,
         )
         self.val_sets = [self._evaluation_set(t, t, self.catalog.val[t], self.val_crop) for t in self.tasks]

@@ -14,8 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from tpir.data.composite import Layer, Stack, physical_order
 from tpir.data.layout import ImagePair
 from tpir.data.photos import read_image_uint8, to_float
+from tpir.data.prompting import PromptWriter, pick
 from tpir.data.tasks import get_task
 
 
@@ -56,6 +58,12 @@ class PairSource(Protocol):
         self, index: int, generator: torch.Generator, crop: int | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Pair ``index``; with ``crop``, a random crop x crop window (the same on both)."""
+        ...
+
+    def base(
+        self, index: int, generator: torch.Generator, crop: int | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """What composites are built on: (the real degraded image or None, the clean image), cropped alike."""
         ...
 
     def name(self, index: int) -> str: ...
@@ -110,10 +118,14 @@ class SyntheticPairs:
     def pair(
         self, index: int, generator: torch.Generator, crop: int | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        (clean,) = crop_pair([self.bank[index]], crop, generator)
-        clean = to_float(clean)
+        _, clean = self.base(index, generator, crop)
         degraded, _ = get_task(self.task).apply(clean, generator, self.params)
         return degraded, clean
+
+    def base(self, index: int, generator: torch.Generator, crop: int | None) -> tuple[None, torch.Tensor]:
+        """The clean image (cropped): its degradation is a synthetic layer of the composite."""
+        (clean,) = crop_pair([self.bank[index]], crop, generator)
+        return None, to_float(clean)
 
 
 @dataclass
@@ -141,6 +153,11 @@ class RealPairs:
         lq, gt = crop_pair([lq[:, :height, :width], gt[:, :height, :width]], crop, generator)
         return to_float(lq), to_float(gt)
 
+    def base(
+        self, index: int, generator: torch.Generator, crop: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pair(index, generator, crop)
+
 
 def random_dihedral(
     images: Sequence[torch.Tensor], generator: torch.Generator, rotate: bool = True
@@ -155,69 +172,144 @@ def random_dihedral(
     return [torch.rot90(x.flip(dims) if dims else x, int(turn), dims=(-2, -1)) for x in images]
 
 
-def pick(options: Sequence[Any], generator: torch.Generator) -> Any:
-    """One element of ``options``, drawn uniformly."""
-    return options[int(torch.randint(len(options), (1,), generator=generator))]
-
-
 class TaskMixture(Dataset):
-    """Training samples of several tasks in equal shares: random crops, flips and rotations, a seeded prompt.
+    """Training samples of several tasks in equal shares, single or stacked, each with a prompt and the
+    target that prompt asks for.
 
-    Sample ``i`` is of task ``tasks[i % len(tasks)]``; its source (when a task has several, e.g. real
-    and synthetic haze) is drawn with the given weights. Each sample's generator is seeded from the
-    global torch RNG, which ``L.seed_everything(seed, workers=True)`` seeds, so a run is reproducible
-    and every epoch sees new crops and noise.
+    Sample ``i`` has the degradation of ``tasks[i % len(tasks)]``; with ``composite_probability`` one or two
+    more of the tasks are stacked on it in physical order (``tpir.data.composite``). The earliest
+    degradation comes from one of its task's sources, drawn with the given weights (a real rainy photo, or
+    the clean image degraded synthetically); the others are synthetic. The prompt then asks to remove:
+
+    - with ``blind_probability``, everything ("remove all degradation"): the target is clean;
+    - with ``wrong_probability``, one degradation the image does not have: the target is the input;
+    - else a non-empty subset of the degradations present, drawn uniformly, stating their numbers with
+      ``numeric_probability`` (when every one of them is synthetic): the target is the image rebuilt
+      without them, with the same noise and streaks.
+
+    Each sample's generator is seeded from the global torch RNG, which ``L.seed_everything(seed,
+    workers=True)`` seeds, so a run is reproducible and every epoch sees new crops and noise.
 
     Args:
         sources: per task, a list of (source, weight).
-        prompts: per task, the sentences a sample's prompt is drawn from (the corpus's training split).
+        writer: writes the prompts (the corpus's training split).
         task_ids: integer id of each task (the order of the ``degradation`` config).
         crop_size: side of the square training crops.
         length: samples per epoch.
-        blind_prompts: "remove all degradation"-style sentences, used instead of the task's own
-            with probability ``blind_probability`` (SPIRE's blind mode).
-        blind_probability: share of samples that get a blind prompt.
+        blind_probability: share of samples with a blind prompt (SPIRE's blind mode).
+        composite_probability: share of samples with several degradations stacked.
+        numeric_probability: share of naming prompts that state the strengths.
+        wrong_probability: share of samples whose prompt names an absent degradation.
+        strengths: per task, the (low, high) range its stated strength is drawn from (sigma on 0-255 for
+            denoise), instead of the task's own sampler; tasks not named keep theirs.
         rotate: augment with quarter turns too (all 8 dihedral transforms), not only flips.
     """
 
     def __init__(
         self,
         sources: dict[str, list[tuple[PairSource, float]]],
-        prompts: dict[str, Sequence[str]],
+        writer: PromptWriter,
         task_ids: dict[str, int],
         crop_size: int,
         length: int,
-        blind_prompts: Sequence[str] = (),
         blind_probability: float = 0.0,
+        composite_probability: float = 0.0,
+        numeric_probability: float = 0.0,
+        wrong_probability: float = 0.0,
+        strengths: dict[str, Sequence[float]] | None = None,
         rotate: bool = True,
     ) -> None:
-        if blind_probability > 0 and not blind_prompts:
-            raise ValueError("blind_probability > 0 needs blind prompts (the corpus's 'blind' category).")
+        shares = {
+            "blind": blind_probability,
+            "composite": composite_probability,
+            "numeric": numeric_probability,
+            "wrong": wrong_probability,
+        }
+        for name, share in shares.items():
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name}_probability={share}; expected a share in [0, 1].")
+        if blind_probability + wrong_probability > 1.0:
+            raise ValueError("blind_probability + wrong_probability should not exceed 1.")
         self.tasks = list(sources)
         self.sources = sources
-        self.prompts = prompts
+        self.writer = writer
         self.task_ids = task_ids
         self.crop_size = crop_size
         self.length = length
-        self.blind_prompts = list(blind_prompts)
-        self.blind_probability = blind_probability
+        self.shares = shares
+        self.strengths = {task: tuple(map(float, span)) for task, span in (strengths or {}).items()}
+        for task in self.strengths:
+            if task not in self.tasks or not writer.takes_number(task):
+                raise ValueError(f"strengths.{task}: not a trained task whose prompts state a number.")
         self.rotate = rotate
 
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
+    def _present(self, index: int, generator: torch.Generator) -> list[str]:
+        """The degradations of sample ``index``, in physical order."""
         task = self.tasks[index % len(self.tasks)]
-        options = self.sources[task]
+        others = [t for t in self.tasks if t != task]
+        if others and float(torch.rand(1, generator=generator)) < self.shares["composite"]:
+            extra = 1 + int(torch.randint(min(2, len(others)), (1,), generator=generator))
+            order = torch.randperm(len(others), generator=generator)[:extra].tolist()
+            return physical_order([task, *(others[i] for i in order)])
+        return [task]
+
+    def _params(self, task: str, generator: torch.Generator) -> Any:
+        """Parameters of a synthetic layer, its strength from ``strengths`` and rounded as prompts state it."""
+        params = get_task(task).sample_params(generator)
+        if not self.writer.takes_number(task) or not hasattr(params, "number"):
+            return params
+        number = params.number
+        if task in self.strengths:
+            low, high = self.strengths[task]
+            number = low + (high - low) * float(torch.rand(1, generator=generator))
+        return params.with_number(self.writer.rounded(task, number))
+
+    def _stack(self, present: list[str], generator: torch.Generator) -> tuple[Stack, str]:
+        """The degraded image: its earliest degradation from a source of its task, the rest synthetic."""
+        options = self.sources[present[0]]
         weights = torch.tensor([weight for _, weight in options], dtype=torch.float)
         source = options[int(torch.multinomial(weights, 1, generator=generator))][0]
         item = int(torch.randint(len(source), (1,), generator=generator))
-        lq, gt = source.pair(item, generator, self.crop_size)
-        lq, gt = random_dihedral([lq, gt], generator, self.rotate)
-        blind = float(torch.rand(1, generator=generator)) < self.blind_probability
-        prompt = pick(self.blind_prompts if blind else self.prompts[task], generator)
-        return {"lq": lq, "gt": gt, "task": self.task_ids[task], "prompt": prompt, "name": source.name(item)}
+        real, clean = source.base(item, generator, self.crop_size)
+        synthetic = present[1:] if real is not None else present
+        layers = tuple(
+            Layer(t, self._params(t, generator), int(torch.randint(2**62, (1,), generator=generator)))
+            for t in synthetic
+        )
+        return Stack(clean, layers, None if real is None else (present[0], real)), source.name(item)
+
+    def _request(self, stack: Stack, generator: torch.Generator) -> tuple[list[str], str]:
+        """What the prompt removes, and the prompt."""
+        present = list(stack.tasks)
+        draw = float(torch.rand(1, generator=generator))
+        absent = [t for t in self.tasks if t not in present]
+        if draw < self.shares["blind"]:
+            return present, self.writer.blind(generator)
+        if draw < self.shares["blind"] + self.shares["wrong"] and absent:
+            named = pick(absent, generator)
+            return [named], self.writer.free(named, generator)
+        subsets = [[t for bit, t in enumerate(present) if mask >> bit & 1] for mask in range(1, 2 ** len(present))]
+
+        removed = pick(subsets, generator)
+        numbers = {layer.task: layer.params.number for layer in stack.layers if layer.task in removed}
+        numeric = (
+            len(numbers) == len(removed)
+            and all(self.writer.takes_number(t) for t in removed)
+            and float(torch.rand(1, generator=generator)) < self.shares["numeric"]
+        )
+        return removed, self.writer.write(removed, numbers if numeric else None, generator)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
+        present = self._present(index, generator)
+        stack, name = self._stack(present, generator)
+        removed, prompt = self._request(stack, generator)
+        lq, gt = random_dihedral([stack.degraded, stack.without(removed)], generator, self.rotate)
+        # ``task``: what a one-hot guidance is told, the first degradation the prompt names.
+        return {"lq": lq, "gt": gt, "task": self.task_ids[removed[0]], "prompt": prompt, "name": name}
 
 
 class EvaluationSet(Dataset):

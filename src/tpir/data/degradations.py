@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -60,6 +60,15 @@ class NoiseParams:
 
     sigma: float
 
+    @property
+    def number(self) -> float:
+        """The strength a prompt states: sigma on the 0-255 scale."""
+        return self.sigma
+
+    def with_number(self, number: float) -> NoiseParams:
+        """The same noise at the strength ``number`` (sigma)."""
+        return replace(self, sigma=float(number))
+
     def describe(self) -> str:
         """Return the numeric prompt, e.g. ``"denoise with sigma 25"``."""
         return f"denoise with sigma {self.sigma:g}"
@@ -84,13 +93,19 @@ class RainParams:
     thickness: float = 0.5
 
     @property
-    def strength(self) -> float:
-        """Rain strength in [0, 1]: density divided by the top of ``RAIN_DENSITY_RANGE``, capped at 1."""
+    def number(self) -> float:
+        """The strength a prompt states, in [0, 1]: density over the top of ``RAIN_DENSITY_RANGE``,
+        capped at 1 ("rain of density 0.4")."""
         return min(self.density / RAIN_DENSITY_RANGE[1], 1.0)
 
+    def with_number(self, number: float) -> RainParams:
+        """The same rain at the stated strength ``number`` in [0, 1] (density ``number`` times the top of
+        ``RAIN_DENSITY_RANGE``)."""
+        return replace(self, density=float(number) * RAIN_DENSITY_RANGE[1])
+
     def describe(self) -> str:
-        """Return the numeric prompt, e.g. ``"remove rain of density 0.40"`` (the :attr:`strength`)."""
-        return f"remove rain of density {self.strength:.2f}"
+        """Return the numeric prompt, e.g. ``"remove rain of density 0.40"`` (the :attr:`number`)."""
+        return f"remove rain of density {self.number:.2f}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,15 @@ class HazeParams:
     beta: float
     airlight: float
     tint: float = 0.0
+
+    @property
+    def number(self) -> float:
+        """The strength a prompt states: beta ("haze of thickness 1.2")."""
+        return self.beta
+
+    def with_number(self, number: float) -> HazeParams:
+        """The same haze at the thickness ``number`` (beta)."""
+        return replace(self, beta=float(number))
 
     def describe(self) -> str:
         """Return the numeric prompt, e.g. ``"remove haze of thickness 1.2"`` (beta)."""

@@ -41,6 +41,9 @@ class Task:
         degrade: ``degrade(image, generator=..., **params) -> (degraded, params)``, image (3, H, W) or
             (B, 3, H, W) RGB in [0, 1].
         title: column title in tables (``Denoise``).
+        layer: place in the physical order of a composite image, lowest first: haze 10 (in the scene),
+            rain 20 (in front of it), blur and low light 30 (the camera), noise 40 (the sensor), JPEG 50
+            (the file). See ``tpir.data.composite``.
         train_folder: ``Train/<train_folder>`` of the benchmark layout.
         train_pairs: sub-folders (degraded, clean) of real training pairs in ``train_folder``, or None
             when the task trains on clean images degraded on the fly only.
@@ -55,6 +58,7 @@ class Task:
     sample_params: Callable[[torch.Generator], Any]
     degrade: Callable[..., tuple[torch.Tensor, Any]]
     title: str
+    layer: int
     train_folder: str
     train_pairs: tuple[str, str] | None = None
     test_level: str | None = None
@@ -99,6 +103,7 @@ TASKS: dict[str, Task] = {
             sample_params=sample_noise_params,
             degrade=add_gaussian_noise,
             title="Denoise",
+            layer=40,
             train_folder="Denoise",
             test_level="sigma",
         ),
@@ -109,6 +114,7 @@ TASKS: dict[str, Task] = {
             sample_params=sample_rain_params,
             degrade=add_rain_streaks,
             title="Derain",
+            layer=20,
             train_folder="Derain",
             train_pairs=("rainy", "gt"),
         ),
@@ -119,6 +125,7 @@ TASKS: dict[str, Task] = {
             sample_params=sample_haze_params,
             degrade=add_haze,
             title="Dehaze",
+            layer=10,
             train_folder="Dehaze",
             train_pairs=("synthetic", "original"),
         ),

@@ -54,10 +54,10 @@ class GuidanceMLP(nn.Module):
         )
 
     @torch.no_grad()
-    def set_input_statistics(self, embeddings: torch.Tensor, eps: float = 1e-6) -> None:
-        """Standardise future inputs with the per-feature mean and std of ``embeddings`` (N, guidance_dim)."""
-        self.input_mean.copy_(embeddings.mean(dim=0))
-        self.input_std.copy_(embeddings.std(dim=0).clamp_min(eps))
+    def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor, eps: float = 1e-6) -> None:
+        """Standardise future inputs with a per-feature ``mean`` and ``std``, each (guidance_dim,)."""
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(std.clamp_min(eps))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Embed the prompt.

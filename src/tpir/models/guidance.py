@@ -1,6 +1,8 @@
 """Where the guidance vector Z of each sample comes from (config group ``guidance``).
 
-- ``TextGuidance``: the frozen stage-1 encoder's embedding of the sample's prompt (the method).
+- ``TextGuidance``: the frozen stage-1 encoder's embedding of the sample's prompt (the method), and, when
+  it reads prompts (``read_tasks``), what the prompt asks for as numbers: per task whether it is removed,
+  the strength stated and whether one was (``tpir.text.reading.instruction_vector``).
 - ``TaskEmbeddingGuidance``: a learned vector per task id (the classic "pick the head" baseline).
 - ``NoGuidance``: nothing; the backbone is built without fusion (the paper's "w.o. SGI").
 
@@ -20,8 +22,11 @@ import torch
 from torch import nn
 
 from tpir.text.cache import embed_cached
+from tpir.text.classify import CategoryCentroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import TextEncoder
+from tpir.text.lexicon import Lexicon
+from tpir.text.reading import PromptReader, Reading, instruction_vector
 
 
 class Guidance(nn.Module, metaclass=ABCMeta):
@@ -31,6 +36,10 @@ class Guidance(nn.Module, metaclass=ABCMeta):
     @abstractmethod
     def dim(self) -> int | None:
         """Width of Z; None when there is no guidance."""
+
+    def input_statistics(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per-feature (mean, std) that Z is standardised with, each (dim,); None leaves Z as it is."""
+        return None
 
     @staticmethod
     def kinds() -> dict[str, type[Guidance]]:
@@ -55,10 +64,18 @@ class TextGuidance(Guidance):
     saved: checkpoints and model folders stay small. The encoder is kept outside the module tree: it is
     frozen, lives in its own folder, and would otherwise be copied into every checkpoint.
 
+    A mean-pooled embedding hardly moves with a number or a "but keep the grain" (see the note of the
+    prompts issue for the measurement), so with ``read_tasks`` each prompt is also read
+    (:class:`tpir.text.reading.PromptReader`) and Z carries, after the embedding, three numbers per task:
+    removed or not, the stated strength over the top of its range, and whether one was stated.
+
     Args:
         encoder: the (stage-1 fine-tuned) text encoder.
         corpus: the instruction corpus whose sentences are pre-embedded; None encodes every prompt.
         cache_dir: embedding cache folder, or None to skip the disk cache.
+        read_tasks: the tasks whose removal and strength Z states, in id order; None reads nothing.
+        lexicon: the lexicon's plain values (a model folder's); None takes the corpus's.
+        categories: the centroid categories (a model folder's); None takes the corpus's.
     """
 
     def __init__(
@@ -66,14 +83,44 @@ class TextGuidance(Guidance):
         encoder: TextEncoder,
         corpus: InstructionCorpus | None = None,
         cache_dir: str | Path | None = None,
+        read_tasks: Sequence[str] | None = None,
+        lexicon: dict[str, Any] | None = None,
+        categories: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.__dict__["encoder"] = encoder.requires_grad_(False).eval()  # not a submodule (see above)
-        sentences = [] if corpus is None else [p.sentence for p in (*corpus.train, *corpus.test)]
-        self.rows = {sentence: row for row, sentence in enumerate(sentences)}
+        prompts = [] if corpus is None else [p for p in (*corpus.train, *corpus.test) if not p.is_template]
+        self.rows = {prompt.sentence: row for row, prompt in enumerate(prompts)}
+        sentences = list(self.rows)
         table = embed_cached(encoder, sentences, cache_dir) if sentences else torch.empty(0, encoder.dim)
         self.register_buffer("table", table, persistent=False)
-        self.training_rows = 0 if corpus is None else len(corpus.train)
+        self.training_rows = 0 if corpus is None else sum(not p.is_template for p in corpus.train)
+        self.read_tasks = list(read_tasks or [])
+        self.reader: PromptReader | None = None
+        if self.read_tasks:
+            self._set_up_reading(corpus, lexicon, categories)
+        self._encoded: dict[str, torch.Tensor] = {}
+
+    def _set_up_reading(
+        self, corpus: InstructionCorpus | None, lexicon: dict[str, Any] | None, categories: Sequence[str] | None
+    ) -> None:
+        """The reader, with the category centroids (a buffer: model folders carry them)."""
+        if corpus is None and (lexicon is None or categories is None):
+            raise ValueError("reading prompts needs the corpus, or a model folder's lexicon and categories.")
+        self.lexicon = Lexicon.from_dict(lexicon) if lexicon is not None else corpus.lexicon
+        if corpus is not None:
+            free = [(row, p.category) for row, p in enumerate(corpus.train) if p.is_free_form]
+            found = CategoryCentroids(self.table[[r for r, _ in free]], [c for _, c in free])
+            self.categories, centroids = list(found.categories), found.centroids
+        else:
+            self.categories = list(categories)
+            centroids = torch.zeros(len(self.categories), self.encoder.dim)
+        missing = [t for t in self.read_tasks if t not in self.lexicon]
+        if missing:
+            raise ValueError(f"the lexicon has no words for {missing}; add them to a corpus folder's lexicon.tsv.")
+        self.register_buffer("centroids", centroids)
+        self.reader = PromptReader(self.lexicon)
+        self._readings: dict[str, Reading] = {}
 
     @property
     def training_embeddings(self) -> torch.Tensor:
@@ -84,9 +131,22 @@ class TextGuidance(Guidance):
             )
         return self.table[: self.training_rows]
 
+    def input_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The embedding part standardised with the training sentences; the reading part left as it is."""
+        embeddings = self.training_embeddings
+        extra = self.dim - self.encoder.dim
+        mean = torch.cat([embeddings.mean(dim=0), torch.zeros(extra)])
+        std = torch.cat([embeddings.std(dim=0), torch.ones(extra)])
+        return mean, std
+
     @property
     def dim(self) -> int:
-        return self.encoder.dim
+        return self.encoder.dim + 3 * len(self.read_tasks)
+
+    def export_arguments(self) -> dict[str, Any]:
+        if not self.read_tasks:
+            return {}
+        return {"read_tasks": self.read_tasks, "lexicon": self.lexicon.to_dict(), "categories": self.categories}
 
     @classmethod
     def from_export(cls, arguments: dict[str, Any], encoder: TextEncoder | None) -> TextGuidance:
@@ -94,12 +154,39 @@ class TextGuidance(Guidance):
             raise ValueError("text guidance needs the model folder's text encoder.")
         return cls(encoder, **arguments)
 
+    def embed(self, prompts: Sequence[str]) -> torch.Tensor:
+        """The encoder's embedding of each prompt, (B, D): corpus sentences from the table, others encoded
+        once per process."""
+        missing = [p for p in dict.fromkeys(prompts) if p not in self.rows and p not in self._encoded]
+        if missing:
+            self._encoded.update(zip(missing, self.encoder.encode(missing).to(self.table.device), strict=True))
+        rows = [self.table[self.rows[p]] if p in self.rows else self._encoded[p] for p in prompts]
+        return torch.stack(rows).to(self.table.device)
+
+    def read(self, prompt: str, embedding: torch.Tensor | None = None) -> Reading:
+        """What ``prompt`` asks for (prompts naming nothing by word are placed by their embedding (D,))."""
+        if self.reader is None:
+            raise ValueError("this guidance reads no prompts (it was built without read_tasks).")
+        if prompt not in self._readings:
+            # One row per category is its own centroid; read from the buffer, which a model folder loads.
+            self.reader.centroids = CategoryCentroids(self.centroids.cpu(), self.categories)
+
+            def embed(_: str) -> torch.Tensor:
+                return (embedding if embedding is not None else self.embed([prompt])[0]).cpu()
+
+            self._readings[prompt] = self.reader.read(prompt, embed)
+        return self._readings[prompt]
+
     def forward(self, prompts: Sequence[str], task_ids: torch.Tensor) -> torch.Tensor:
-        """Z of each prompt, (B, D): corpus sentences from the table, others encoded now."""
-        rows = [self.rows.get(prompt) for prompt in prompts]
-        if rows and all(row is not None for row in rows):
-            return self.table[torch.tensor(rows, device=self.table.device)]
-        return self.encoder.encode(list(prompts)).to(self.table.device)
+        """Z of each prompt, (B, dim): its embedding, then (with ``read_tasks``) what it asks for."""
+        embeddings = self.embed(prompts)
+        if not self.read_tasks:
+            return embeddings
+        readings = [
+            instruction_vector(self.read(p, e), self.read_tasks, self.lexicon)
+            for p, e in zip(prompts, embeddings, strict=True)
+        ]
+        return torch.cat([embeddings, torch.stack(readings).to(embeddings)], dim=-1)
 
 
 class TaskEmbeddingGuidance(Guidance):

@@ -84,8 +84,9 @@ class RestorationModule(L.LightningModule):
         )
         self.guidance: Guidance = instantiate(self.hparams.guidance)
         self.backbone = instantiate(self.hparams.backbone)(guidance_dim=self.guidance.dim)
-        if isinstance(self.guidance, TextGuidance):
-            self.backbone.guidance.set_input_statistics(self.guidance.training_embeddings)
+        statistics = self.guidance.input_statistics()
+        if statistics is not None:
+            self.backbone.guidance.set_input_statistics(*statistics)
         if compile:
             self.backbone.compile()
         self.scores = nn.ModuleDict()

@@ -2,20 +2,35 @@
 
 Files are UTF-8 text, one example per line, ``category<TAB>sentence``; lines starting with ``#`` are
 comments. The bundled corpus lives in ``tpir/resources/corpus/{train,test}.tsv``; more categories
-(``blur``, ``lowlight``) come from extra folders holding their own ``train.tsv`` and ``test.tsv``.
+(``blur``, ``lowlight``) come from extra folders holding their own ``train.tsv`` and ``test.tsv`` (and a
+``lexicon.tsv``, see ``tpir.text.lexicon``).
+
+Three kinds of sentence share the files:
+
+- free-form prompts of one category: ``derain<TAB>Please get rid of the rain.``;
+- numeric templates, whose number is written ``{n}`` and filled with a degradation's strength:
+  ``denoise<TAB>Denoise with sigma {n}.``;
+- compound prompts naming several degradations, their categories joined by ``+``:
+  ``denoise+derain<TAB>Remove the rain and the noise.``
+
+Stage 1 and the category centroids read the free-form prompts; stage 2 draws prompts of every kind.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from tpir.text.lexicon import Lexicon
+
 SPLITS = ("train", "test")
 BLIND_CATEGORY = "blind"
-_CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+NUMBER_SLOT = "{n}"
+COMPOUND_JOIN = "+"
+_CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*$")
 
 
 class CorpusError(ValueError):
@@ -26,9 +41,24 @@ class CorpusError(ValueError):
 class Prompt:
     """One sentence of the corpus and where it came from."""
 
-    category: str
+    category: str  # one category, or several joined by "+" for a compound prompt
     sentence: str
     source: str  # "file:line", for error messages
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The categories the sentence names: one, or several for a compound prompt."""
+        return tuple(self.category.split(COMPOUND_JOIN))
+
+    @property
+    def is_template(self) -> bool:
+        """Whether the sentence is a numeric template (holds ``{n}``)."""
+        return NUMBER_SLOT in self.sentence
+
+    @property
+    def is_free_form(self) -> bool:
+        """A prompt of one category without a number slot: what stage 1 and the centroids read."""
+        return len(self.names) == 1 and not self.is_template
 
 
 def bundled_corpus_dir() -> Path:
@@ -64,7 +94,11 @@ def read_prompt_file(path: str | Path) -> list[Prompt]:
             raise CorpusError(f"{where}: expected 'category<TAB>sentence', found {len(fields) - 1} tabs.")
         category, sentence = fields[0].strip(), fields[1].strip()
         if not _CATEGORY_NAME.match(category):
-            raise CorpusError(f"{where}: category {category!r} should be a lower-case identifier.")
+            raise CorpusError(
+                f"{where}: category {category!r} should be a lower-case identifier, or several joined by '+'."
+            )
+        if sentence.count(NUMBER_SLOT) > 1 or (NUMBER_SLOT in sentence and COMPOUND_JOIN in category):
+            raise CorpusError(f"{where}: a numeric template has one category and one {NUMBER_SLOT} slot.")
         if not sentence:
             raise CorpusError(f"{where}: empty sentence for category {category!r}.")
         key = normalise(sentence)
@@ -76,11 +110,13 @@ def read_prompt_file(path: str | Path) -> list[Prompt]:
 
 
 def check_known_categories(prompts: Iterable[Prompt], known: Sequence[str]) -> None:
-    """Raise a :class:`CorpusError` naming the first prompt whose category is not in ``known``."""
+    """Raise a :class:`CorpusError` naming the first prompt with a category (or, for a compound prompt, a
+    part) that is not in ``known``."""
     for prompt in prompts:
-        if prompt.category not in known:
+        unknown = [name for name in prompt.names if name not in known]
+        if unknown:
             raise CorpusError(
-                f"{prompt.source}: unknown category {prompt.category!r} (expected one of {', '.join(known)})."
+                f"{prompt.source}: unknown category {unknown[0]!r} (expected one of {', '.join(known)})."
             )
 
 
@@ -91,10 +127,12 @@ class InstructionCorpus:
     Attributes:
         train: training prompts (stage-1 fine-tuning, stage-2 prompt sampling, category centroids).
         test: held-out prompts (classification accuracy, evaluation prompts).
+        lexicon: the words that name each category and its number (the folders' ``lexicon.tsv``).
     """
 
     train: tuple[Prompt, ...]
     test: tuple[Prompt, ...]
+    lexicon: Lexicon = field(default_factory=Lexicon)
 
     @classmethod
     def load(cls, extra_dirs: Sequence[str | Path] = ()) -> InstructionCorpus:
@@ -108,10 +146,13 @@ class InstructionCorpus:
         return cls.from_files(
             train=[folder / "train.tsv" for folder in folders],
             test=[folder / "test.tsv" for folder in folders],
+            lexicon=Lexicon.from_folders(folders),
         )
 
     @classmethod
-    def from_files(cls, train: Sequence[str | Path], test: Sequence[str | Path]) -> InstructionCorpus:
+    def from_files(
+        cls, train: Sequence[str | Path], test: Sequence[str | Path], lexicon: Lexicon | None = None
+    ) -> InstructionCorpus:
         """Build a corpus from explicit train and test files (see :meth:`load`)."""
         splits = {
             "train": [p for path in train for p in read_prompt_file(path)],
@@ -128,8 +169,9 @@ class InstructionCorpus:
                         + (" (a sentence may not be in both splits)." if split == "test" else ".")
                     )
                 first_seen[key] = prompt
-        corpus = cls(train=tuple(splits["train"]), test=tuple(splits["test"]))
+        corpus = cls(train=tuple(splits["train"]), test=tuple(splits["test"]), lexicon=lexicon or Lexicon())
         check_known_categories(corpus.test, corpus.categories)
+        check_known_categories(corpus.train, corpus.categories)
         for category in corpus.categories:
             if len(corpus.sentences("train", category)) < 2:
                 raise CorpusError(
@@ -139,8 +181,8 @@ class InstructionCorpus:
 
     @property
     def categories(self) -> tuple[str, ...]:
-        """Categories in order of first appearance in the training split."""
-        return tuple(dict.fromkeys(p.category for p in self.train))
+        """Single categories, in order of first appearance in the training split."""
+        return tuple(dict.fromkeys(p.category for p in self.train if len(p.names) == 1))
 
     @property
     def task_categories(self) -> tuple[str, ...]:
@@ -153,9 +195,22 @@ class InstructionCorpus:
         return self.train if split == "train" else self.test
 
     def sentences(self, split: str, category: str | None = None) -> list[str]:
-        """Sentences of a split, optionally of one category."""
-        return [p.sentence for p in self.split(split) if category is None or p.category == category]
+        """Free-form sentences of a split, optionally of one category."""
+        return [
+            p.sentence
+            for p in self.split(split)
+            if p.is_free_form and (category is None or p.category == category)
+        ]
 
     def labels(self, split: str) -> list[str]:
-        """Category of each sentence of a split, aligned with :meth:`sentences`."""
-        return [p.category for p in self.split(split)]
+        """Category of each free-form sentence of a split, aligned with :meth:`sentences`."""
+        return [p.category for p in self.split(split) if p.is_free_form]
+
+    def templates(self, split: str, category: str) -> list[str]:
+        """Numeric templates of a category (``"Denoise with sigma {n}."``)."""
+        return [p.sentence for p in self.split(split) if p.is_template and p.category == category]
+
+    def compounds(self, split: str, categories: Iterable[str]) -> list[str]:
+        """Compound prompts naming exactly ``categories`` (in any order)."""
+        wanted = set(categories)
+        return [p.sentence for p in self.split(split) if len(p.names) > 1 and set(p.names) == wanted]

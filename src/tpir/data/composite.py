@@ -1,0 +1,110 @@
+"""Composite degradations: several degradations stacked on one image, rebuilt without any of them.
+
+A :class:`Stack` holds a clean image, optionally a real degraded version of it (a real rainy photo with its
+clean target), and synthetic :class:`Layer` s on top, in the physical order of their tasks' ``layer``
+(haze, rain, blur or low light, noise, JPEG). Each layer keeps its parameters and its own seed, so
+:meth:`Stack.render` rebuilds the image with any subset of the degradations from the same numbers and the
+same randomness: the target of "remove the rain" on rain + noise is the clean image with exactly the
+same noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from tpir.data.tasks import get_task
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One synthetic degradation of a stack.
+
+    Attributes:
+        task: the task whose degradation this is (``denoise`` adds noise).
+        params: its parameters (the task's params dataclass).
+        seed: seed of the generator it draws its randomness from, the same on every render.
+    """
+
+    task: str
+    params: Any
+    seed: int
+
+    def apply(self, image: Tensor) -> Tensor:
+        """``image`` (3, H, W) in [0, 1] with this degradation added."""
+        degraded, _ = get_task(self.task).apply(image, torch.Generator().manual_seed(self.seed), self.params)
+        return degraded
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A clean image with degradations stacked on it in physical order.
+
+    Attributes:
+        clean: the clean image, (3, H, W) RGB in [0, 1].
+        layers: synthetic degradations, in physical order.
+        real: a real degraded version of ``clean`` and the task of its degradation (a Rain100L pair:
+            ``("derain", rainy)``), under the synthetic layers; None when every degradation is synthetic.
+    """
+
+    clean: Tensor
+    layers: tuple[Layer, ...] = ()
+    real: tuple[str, Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        tasks = self.tasks
+        if len(set(tasks)) != len(tasks):
+            raise ValueError(f"a stack has each degradation once, got {list(tasks)}.")
+        order = [get_task(task).layer for task in tasks]
+        if order != sorted(order):
+            raise ValueError(f"degradations {list(tasks)} are not in physical order (task layers {order}).")
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks of the degradations present, in physical order."""
+        return ((self.real[0],) if self.real else ()) + tuple(layer.task for layer in self.layers)
+
+    @property
+    def degraded(self) -> Tensor:
+        """The image with every degradation, (3, H, W)."""
+        return self.render(self.tasks)
+
+    def without(self, removed: Collection[str]) -> Tensor:
+        """The target of a prompt that removes ``removed``: the image rebuilt with the other degradations.
+
+        Tasks the image does not have are ignored, so a prompt naming an absent degradation has the
+        input itself as its target (the paper's Fig. 7).
+        """
+        return self.render([task for task in self.tasks if task not in removed])
+
+    def render(self, kept: Collection[str]) -> Tensor:
+        """The clean image with only the degradations of ``kept``, (3, H, W), same parameters and noise."""
+        image = self.real[1] if self.real and self.real[0] in kept else self.clean
+        for layer in self.layers:
+            if layer.task in kept:
+                image = layer.apply(image)
+        return image
+
+
+def physical_order(tasks: Sequence[str]) -> list[str]:
+    """``tasks`` sorted by their place in a composite image (haze first, JPEG last)."""
+    return sorted(tasks, key=lambda task: get_task(task).layer)
+
+
+def stack_layers(
+    tasks: Sequence[str], generator: torch.Generator, params: dict[str, Any] | None = None
+) -> tuple[Layer, ...]:
+    """Synthetic layers of ``tasks``, in physical order, each with its parameters and a seed drawn from
+    ``generator`` (parameters drawn too where ``params`` does not give them)."""
+    params = params or {}
+    layers = []
+    for task in physical_order(tasks):
+        chosen = params.get(task)
+        if chosen is None:
+            chosen = get_task(task).sample_params(generator)
+        layers.append(Layer(task, chosen, int(torch.randint(2**62, (1,), generator=generator))))
+    return tuple(layers)

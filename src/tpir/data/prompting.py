@@ -1,0 +1,96 @@
+"""The prompt grammar that writes stage 2's training prompts.
+
+A training sample asks to remove some of the degradations it has (or, to teach the paper's Fig. 7, one it
+does not have). Its prompt says so in one of four ways:
+
+- free-form: a corpus sentence of the category (``"Please get rid of the rain."``);
+- numeric: a corpus template of the category filled with the degradation's strength
+  (``"Denoise with sigma 25."``), or, for several, clauses joined ("remove the rain of density 0.40 and
+  the noise of sigma 25");
+- compound: a corpus sentence naming exactly those categories (``"Remove the rain and the noise."``) or
+  one written from the lexicon's nouns and verbs ("get rid of the haze, the rain and the grain");
+- blind: a sentence of the ``blind`` category ("remove all degradation").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from tpir.text.corpus import BLIND_CATEGORY, NUMBER_SLOT, InstructionCorpus
+
+# Openings of written compound prompts; the named degradations follow as a list.
+_OPENINGS = ("remove", "get rid of", "please remove", "clean up", "take out", "can you remove")
+
+
+def pick(options: Sequence, generator: torch.Generator):
+    """One element of ``options``, drawn uniformly."""
+    return options[int(torch.randint(len(options), (1,), generator=generator))]
+
+
+def join_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+class PromptWriter:
+    """Writes prompts from one split of a corpus (the training split for training).
+
+    Args:
+        corpus: the instruction corpus, with its lexicon.
+        split: ``train`` or ``test``.
+    """
+
+    def __init__(self, corpus: InstructionCorpus, split: str = "train") -> None:
+        self.corpus = corpus
+        self.split = split
+        self.lexicon = corpus.lexicon
+
+    def takes_number(self, category: str) -> bool:
+        """Whether prompts can state a strength for ``category``."""
+        return category in self.lexicon and self.lexicon[category].number_range is not None
+
+    def rounded(self, category: str, number: float) -> float:
+        """``number`` as a prompt states it (sigma 37.4 -> 37): training degrades with this value, so the
+        prompt's number is exact."""
+        return float(self.lexicon[category].format_number(number))
+
+    def blind(self, generator: torch.Generator) -> str:
+        return pick(self.corpus.sentences(self.split, BLIND_CATEGORY), generator)
+
+    def free(self, category: str, generator: torch.Generator) -> str:
+        return pick(self.corpus.sentences(self.split, category), generator)
+
+    def numeric(self, numbers: Mapping[str, float], generator: torch.Generator) -> str:
+        """A prompt stating each category's number (benchmark scale), in physical order as given."""
+        if len(numbers) == 1:
+            ((category, number),) = numbers.items()
+            templates = self.corpus.templates(self.split, category)
+            if templates:
+                return pick(templates, generator).replace(NUMBER_SLOT, self.lexicon[category].format_number(number))
+        clauses = []
+        for category, number in numbers.items():
+            vocabulary = self.lexicon[category]
+            noun, name = pick(vocabulary.nouns[:3], generator), pick(vocabulary.number_names[:2], generator)
+            clauses.append(f"the {noun} of {name} {vocabulary.format_number(number)}")
+        return f"{pick(_OPENINGS, generator)} {join_list(clauses)}"
+
+    def compound(self, categories: Sequence[str], generator: torch.Generator) -> str:
+        """A prompt naming every one of ``categories``: a corpus sentence, or one written from the lexicon."""
+        sentences = self.corpus.compounds(self.split, categories)
+        if sentences and bool(torch.rand(1, generator=generator) < 0.5):
+            return pick(sentences, generator)
+        nouns = [f"the {pick(self.lexicon[c].nouns[:4], generator)}" for c in categories]
+        return f"{pick(_OPENINGS, generator)} {join_list(nouns)}"
+
+    def write(
+        self, removed: Sequence[str], numbers: Mapping[str, float] | None, generator: torch.Generator
+    ) -> str:
+        """A prompt asking to remove ``removed`` (stating ``numbers`` when given): free-form for one
+        category, compound for several."""
+        if numbers:
+            return self.numeric(numbers, generator)
+        if len(removed) == 1:
+            return self.free(removed[0], generator)
+        return self.compound(removed, generator)
