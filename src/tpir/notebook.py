@@ -91,13 +91,14 @@ def tiny_model(seed: int = 0) -> Restorer:
     return Restorer(config, backbone, guidance, encoder, corpus_centroids(encoder, corpus))
 
 
-def load_model(folder: str | Path = DEFAULT_MODEL_FOLDER) -> Restorer:
+def load_model(folder: str | Path | None = None) -> Restorer:
     """The model a notebook looks at: the exported folder, or a tiny random one in smoke mode or without it.
 
     Prints one line saying which model it uses.
 
     Args:
         folder: an exported model folder (``tpir-export``); a relative path is taken from the project root.
+            None: ``$TPIR_MODEL``, else ``outputs/demo/model``.
 
     Returns:
         The model, on the CPU, in eval mode.
@@ -105,7 +106,7 @@ def load_model(folder: str | Path = DEFAULT_MODEL_FOLDER) -> Restorer:
     Raises:
         ModelFolderError: ``folder`` exists but is not a usable model folder.
     """
-    folder = Path(folder)
+    folder = Path(folder or os.environ.get("TPIR_MODEL") or DEFAULT_MODEL_FOLDER)
     if not folder.is_absolute():
         folder = find_project_root() / folder
     if smoke():

@@ -6,11 +6,11 @@ import torch
 from PIL import Image
 
 from tpir.data.datamodule import RestorationDataModule, benchmark_catalog, bundled_catalog
-from tpir.data.prompting import PromptWriter
 from tpir.data.datasets import EvaluationSet, ImageBank, RealPairs, SyntheticPairs, TaskMixture
 from tpir.data.degradations import NoiseParams
 from tpir.data.layout import DataLayoutError, pair_id, train_pairs
 from tpir.data.photos import PhotoError, read_image_uint8
+from tpir.data.prompting import PromptWriter
 from tpir.data.tasks import TASKS
 from tpir.text.corpus import InstructionCorpus
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +64,14 @@ def test_prints_what_the_prompt_was_understood_as(
     source = save(pixels(3), tmp_path / "photo.png")
     _, out, _ = restore(capsys, model_folder, source)
     first = out.splitlines()[0]
-    assert re.fullmatch(
-        rf'understood "{PROMPT}" as: (denoise|derain|dehaze|blind) \(confidence 0\.\d\d\)', first
-    )
+    assert first == f'understood "{PROMPT}" as: remove: derain (named by words, confidence 1.00)'
+    prompt = "denoise with sigma 25 but keep the rain"
+    _, out, _ = run(capsys, source, "--prompt", prompt, "--model", model_folder, "--overwrite")
+    assert out.splitlines()[:3] == [
+        f'understood "{prompt}" as: remove: denoise (25); keep: derain (named by words, confidence 1.00)',
+        "note: this model reads no numbers (it was trained before strength prompts); the strength is its own guess.",
+        "note: this model removes one degradation at a time; it does not read which to keep or remove of several.",
+    ]
 
 
 def test_grayscale_stays_grayscale(capsys: pytest.CaptureFixture[str], model_folder: Path, tmp_path: Path):

@@ -94,16 +94,12 @@ class Restoration:
 
 
 def understood_text(read: ReadPrompt) -> str:
-    """What the model read the prompt as, for the page."""
-    prompt, understanding = read.text, read.understanding
-    if understanding is None:
-        return f'Read "{prompt}" (this model does not tell what it understood).'
-    ranked = sorted(understanding.similarities.items(), key=lambda item: -item[1])
-    others = ", ".join(f"{category} {similarity:.2f}" for category, similarity in ranked[1:])
-    return (
-        f'Understood "{prompt}" as **{understanding.category}** (confidence {understanding.confidence:.2f}); '
-        f"cosine to the other categories: {others}."
-    )
+    """What the model read the prompt as, for the page: the reading, its notes, the category cosines."""
+    lines = [read.summary().replace("understood", "Understood", 1)]
+    if read.understanding is not None:
+        ranked = sorted(read.understanding.similarities.items(), key=lambda item: -item[1])
+        lines.append("Cosine to each category: " + ", ".join(f"{c} {s:.2f}" for c, s in ranked) + ".")
+    return "\n\n".join(lines)
 
 
 def restore_upload(

@@ -10,8 +10,8 @@ same noise.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -73,20 +73,36 @@ class Stack:
         """The image with every degradation, (3, H, W)."""
         return self.render(self.tasks)
 
-    def without(self, removed: Collection[str]) -> Tensor:
+    def without(self, removed: Collection[str], partly: Mapping[str, float] | None = None) -> Tensor:
         """The target of a prompt that removes ``removed``: the image rebuilt with the other degradations.
 
         Tasks the image does not have are ignored, so a prompt naming an absent degradation has the
         input itself as its target (the paper's Fig. 7).
-        """
-        return self.render([task for task in self.tasks if task not in removed])
 
-    def render(self, kept: Collection[str]) -> Tensor:
-        """The clean image with only the degradations of ``kept``, (3, H, W), same parameters and noise."""
+        Args:
+            removed: the tasks whose degradations go.
+            partly: per synthetic layer of ``removed``, the strength a prompt asks to remove ("denoise with
+                sigma 10" on noise of sigma 25): the layer stays at its strength minus that (sigma 15, the
+                same noise scaled), none when the prompt asks for as much as there is or more.
+        """
+        partly = partly or {}
+        residual = {
+            layer.task: layer.params.with_number(max(layer.params.number - partly[layer.task], 0.0))
+            for layer in self.layers
+            if layer.task in partly and layer.task in removed
+        }
+        return self.render([task for task in self.tasks if task not in removed or task in residual], residual)
+
+    def render(self, kept: Collection[str], weaker: Mapping[str, Any] | None = None) -> Tensor:
+        """The clean image with only the degradations of ``kept``, (3, H, W), same parameters and noise;
+        layers in ``weaker`` are drawn with those parameters instead (same seed)."""
+        weaker = weaker or {}
         image = self.real[1] if self.real and self.real[0] in kept else self.clean
         for layer in self.layers:
             if layer.task in kept:
-                image = layer.apply(image)
+                image = (replace(layer, params=weaker[layer.task]) if layer.task in weaker else layer).apply(
+                    image
+                )
         return image
 
 

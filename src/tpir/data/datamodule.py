@@ -206,7 +206,10 @@ class RestorationDataModule(L.LightningDataModule):
         blind_probability: share of training samples prompted with a blind prompt.
         composite_probability: share of training samples with several degradations stacked.
         numeric_probability: share of prompts naming degradations that state their strengths.
-        wrong_probability: share of training samples prompted to remove a degradation they do not have.
+        wrong_probability: share of training samples prompted to remove only a degradation they do not have.
+        absent_probability: chance that a prompt naming degradations an image has names each absent one too.
+        understate_probability: chance that a numeric prompt states less than the true strength (the target
+            keeps the rest).
         strengths: per task, the range of strengths training draws (``denoise: [5, 75]``), instead of the
             task's own sampler.
         rotate: augment with quarter turns besides flips (all 8 dihedral transforms).
@@ -227,6 +230,8 @@ class RestorationDataModule(L.LightningDataModule):
         composite_probability: float = 0.0,
         numeric_probability: float = 0.0,
         wrong_probability: float = 0.0,
+        absent_probability: float = 0.0,
+        understate_probability: float = 0.0,
         strengths: Mapping[str, Sequence[float]] | None = None,
         rotate: bool = True,
         val_crop: int | None = None,
@@ -251,6 +256,8 @@ class RestorationDataModule(L.LightningDataModule):
         self.composite_probability = composite_probability
         self.numeric_probability = numeric_probability
         self.wrong_probability = wrong_probability
+        self.absent_probability = absent_probability
+        self.understate_probability = understate_probability
         self.strengths = dict(strengths or {})
         self.rotate = rotate
         self.val_crop = val_crop
@@ -275,6 +282,8 @@ class RestorationDataModule(L.LightningDataModule):
             composite_probability=self.composite_probability,
             numeric_probability=self.numeric_probability,
             wrong_probability=self.wrong_probability,
+            absent_probability=self.absent_probability,
+            understate_probability=self.understate_probability,
             strengths=self.strengths,
             rotate=self.rotate,
         )

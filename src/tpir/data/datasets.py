@@ -1,6 +1,8 @@
 """Datasets of (degraded, clean) pairs for stage 2: a seeded mixture of tasks for training, fixed sets for
 evaluation. Every sample is a dict with ``lq`` and ``gt`` (3, H, W) RGB in [0, 1], ``task`` (int id),
-``prompt`` (str) and ``name`` (str).
+``prompt`` (str) and ``name`` (str); training samples also say which ``degradations`` they have and which
+their prompt ``named`` for removal (task names joined by commas; a named degradation the image lacks stays
+lacking).
 """
 
 from __future__ import annotations
@@ -183,9 +185,12 @@ class TaskMixture(Dataset):
 
     - with ``blind_probability``, everything ("remove all degradation"): the target is clean;
     - with ``wrong_probability``, one degradation the image does not have: the target is the input;
-    - else a non-empty subset of the degradations present, drawn uniformly, stating their numbers with
-      ``numeric_probability`` (when every one of them is synthetic): the target is the image rebuilt
-      without them, with the same noise and streaks.
+    - else a non-empty subset of the degradations present, drawn uniformly, and each absent one with
+      ``absent_probability`` (so that naming what is not there is learnt to do nothing, which blind
+      prompts need too), stating their numbers with ``numeric_probability`` (when every one named is a
+      synthetic layer, and with ``understate_probability`` a strength below the true one, of which the
+      target keeps the rest): the target is the image rebuilt without them, with the same noise and
+      streaks.
 
     Each sample's generator is seeded from the global torch RNG, which ``L.seed_everything(seed,
     workers=True)`` seeds, so a run is reproducible and every epoch sees new crops and noise.
@@ -199,7 +204,11 @@ class TaskMixture(Dataset):
         blind_probability: share of samples with a blind prompt (SPIRE's blind mode).
         composite_probability: share of samples with several degradations stacked.
         numeric_probability: share of naming prompts that state the strengths.
-        wrong_probability: share of samples whose prompt names an absent degradation.
+        wrong_probability: share of samples whose prompt names only an absent degradation.
+        absent_probability: chance that a prompt naming degradations present names each absent one too.
+        understate_probability: chance that a numeric prompt states, for each degradation, a strength drawn
+            below the true one; the target then keeps the rest ("sigma 10" on sigma 25 leaves sigma 15 of
+            the same noise), so the number, not only the image, decides how much goes.
         strengths: per task, the (low, high) range its stated strength is drawn from (sigma on 0-255 for
             denoise), instead of the task's own sampler; tasks not named keep theirs.
         rotate: augment with quarter turns too (all 8 dihedral transforms), not only flips.
@@ -216,6 +225,8 @@ class TaskMixture(Dataset):
         composite_probability: float = 0.0,
         numeric_probability: float = 0.0,
         wrong_probability: float = 0.0,
+        absent_probability: float = 0.0,
+        understate_probability: float = 0.0,
         strengths: dict[str, Sequence[float]] | None = None,
         rotate: bool = True,
     ) -> None:
@@ -224,6 +235,8 @@ class TaskMixture(Dataset):
             "composite": composite_probability,
             "numeric": numeric_probability,
             "wrong": wrong_probability,
+            "absent": absent_probability,
+            "understate": understate_probability,
         }
         for name, share in shares.items():
             if not 0.0 <= share <= 1.0:
@@ -281,35 +294,58 @@ class TaskMixture(Dataset):
         )
         return Stack(clean, layers, None if real is None else (present[0], real)), source.name(item)
 
-    def _request(self, stack: Stack, generator: torch.Generator) -> tuple[list[str], str]:
-        """What the prompt removes, and the prompt."""
+    def _request(self, stack: Stack, generator: torch.Generator) -> tuple[list[str], dict[str, float], str]:
+        """What the prompt names for removal (degradations the image lacks included), the strengths it
+        states below what is there (to be removed partly), and the prompt."""
         present = list(stack.tasks)
-        draw = float(torch.rand(1, generator=generator))
         absent = [t for t in self.tasks if t not in present]
+        draw = float(torch.rand(1, generator=generator))
         if draw < self.shares["blind"]:
-            return present, self.writer.blind(generator)
+            return list(self.tasks), {}, self.writer.blind(generator)
         if draw < self.shares["blind"] + self.shares["wrong"] and absent:
             named = pick(absent, generator)
-            return [named], self.writer.free(named, generator)
-        subsets = [[t for bit, t in enumerate(present) if mask >> bit & 1] for mask in range(1, 2 ** len(present))]
-
-        removed = pick(subsets, generator)
-        numbers = {layer.task: layer.params.number for layer in stack.layers if layer.task in removed}
+            return [named], {}, self.writer.free(named, generator)
+        subsets = [
+            [t for bit, t in enumerate(present) if mask >> bit & 1] for mask in range(1, 2 ** len(present))
+        ]
+        named = pick(subsets, generator)
+        extra = [t for t in absent if float(torch.rand(1, generator=generator)) < self.shares["absent"]]
+        named = physical_order([*named, *extra])
+        numbers = {layer.task: layer.params.number for layer in stack.layers if layer.task in named}
         numeric = (
-            len(numbers) == len(removed)
-            and all(self.writer.takes_number(t) for t in removed)
+            len(numbers) == len(named)
+            and all(self.writer.takes_number(t) for t in named)
             and float(torch.rand(1, generator=generator)) < self.shares["numeric"]
         )
-        return removed, self.writer.write(removed, numbers if numeric else None, generator)
+        if not numeric:
+            return named, {}, self.writer.write(named, None, generator)
+        partly = {}
+        for task, number in numbers.items():
+            if float(torch.rand(1, generator=generator)) < self.shares["understate"]:
+                low = self.strengths.get(task, (0.0,))[0]
+                stated = self.writer.rounded(
+                    task, low + (number - low) * float(torch.rand(1, generator=generator))
+                )
+                if stated < number:
+                    numbers[task] = partly[task] = stated
+        return named, partly, self.writer.write(named, numbers, generator)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
         present = self._present(index, generator)
         stack, name = self._stack(present, generator)
-        removed, prompt = self._request(stack, generator)
-        lq, gt = random_dihedral([stack.degraded, stack.without(removed)], generator, self.rotate)
+        named, partly, prompt = self._request(stack, generator)
+        lq, gt = random_dihedral([stack.degraded, stack.without(named, partly)], generator, self.rotate)
         # ``task``: what a one-hot guidance is told, the first degradation the prompt names.
-        return {"lq": lq, "gt": gt, "task": self.task_ids[removed[0]], "prompt": prompt, "name": name}
+        return {
+            "lq": lq,
+            "gt": gt,
+            "task": self.task_ids[named[0]],
+            "prompt": prompt,
+            "name": name,
+            "degradations": ",".join(present),
+            "named": ",".join(named),
+        }
 
 
 class EvaluationSet(Dataset):

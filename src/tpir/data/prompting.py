@@ -68,7 +68,9 @@ class PromptWriter:
             ((category, number),) = numbers.items()
             templates = self.corpus.templates(self.split, category)
             if templates:
-                return pick(templates, generator).replace(NUMBER_SLOT, self.lexicon[category].format_number(number))
+                return pick(templates, generator).replace(
+                    NUMBER_SLOT, self.lexicon[category].format_number(number)
+                )
         clauses = []
         for category, number in numbers.items():
             vocabulary = self.lexicon[category]

@@ -20,10 +20,20 @@ from tpir.config import CONFIG_DIR
 from tpir.evaluation.protocol import Restore, evaluation_sets, score_sets
 from tpir.evaluation.report import write_report
 from tpir.evaluation.scores import SetScores
+from tpir.evaluation.studies import (
+    DEFAULT_SWEEPS,
+    STUDIES,
+    composite_sets,
+    composite_study,
+    composite_table,
+    strength_study,
+    strength_table,
+)
 from tpir.evaluation.tables import csv_text, markdown, output_vs_input_row, table1
 from tpir.inference.checkpoints import restorer_from_checkpoint
 from tpir.inference.model import Restorer
-from tpir.utils import write_json_atomic, write_text_atomic
+from tpir.utils import atomic_path, write_json_atomic, write_text_atomic
+from tpir.viz.strength import plot_strength_walk
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +87,8 @@ def evaluate(cfg: DictConfig) -> dict:
     if skipped:
         log.info("Skipping %s: the model was not trained for their tasks", ", ".join(skipped))
     corpus = instantiate(cfg.corpus)
+    if cfg.study is not None:
+        return run_study(cfg, model, method, catalog, corpus)
     sets = evaluation_sets(catalog, corpus, model.tasks, cfg.prompts.mode, cfg.prompts.sentence, cfg.seed)
     if not sets:
         raise ValueError(
@@ -90,6 +102,38 @@ def evaluate(cfg: DictConfig) -> dict:
         path = write_report(results, restore, sets, cfg.report_dir)
         log.info("Wrote %s", path)
     return results
+
+
+def run_study(cfg: DictConfig, model: Restorer, method: str, catalog, corpus) -> dict:
+    """A prompt study (``study=composite`` or ``study=strength``, see ``tpir.evaluation.studies``): what
+    ``results.json`` holds, with its table."""
+    if cfg.study not in STUDIES:
+        raise ValueError(
+            f"study={cfg.study}; expected one of {', '.join(STUDIES)}, or null for the test table."
+        )
+    restore = restore_with(model, prompts_name_the_task=False)
+    lexicon = corpus.lexicon
+    if cfg.study == "composite":
+        sets = composite_sets(catalog, model.tasks, seed=cfg.seed)
+        rows = composite_study(restore, sets, lexicon, cfg.protocol.name, cfg.limit)
+        header, body = composite_table(rows)
+    else:
+        clean = next((s for t, s in catalog.test.values() if t == "denoise" and hasattr(s, "bank")), None)
+        if clean is None:
+            raise ValueError(
+                "study=strength degrades a clean test set (test/denoise/<set>); the data has none."
+            )
+        sweeps = [s for s in DEFAULT_SWEEPS if s.task in model.tasks]
+        free = {s.task: corpus.sentences("test", s.task) for s in sweeps}
+        rows = strength_study(restore, clean, sweeps, lexicon, free, cfg.protocol.name, cfg.seed, cfg.limit)
+        header, body = strength_table(rows)
+    title = f"study={cfg.study}, protocol={cfg.protocol.name}, seed={cfg.seed}, model={method}"
+    return {
+        "method": method,
+        "study": cfg.study,
+        "rows": rows,
+        "table": {"title": title, "header": header, "rows": body},
+    }
 
 
 def tabulate(cfg: DictConfig, method: str, scores: list[SetScores]) -> dict:
@@ -115,6 +159,9 @@ def write_results(results: dict, folder: Path) -> str:
     write_text_atomic(folder / "table.md", text)
     write_text_atomic(folder / "table.csv", csv_text(table["header"], table["rows"]))
     write_json_atomic(folder / "results.json", results)
+    if results.get("study") == "strength":
+        with atomic_path(folder / "strength.png") as path:
+            plot_strength_walk(results["rows"]).savefig(path, dpi=120, format="png")
     return text
 
 

@@ -49,10 +49,13 @@ from tpir.inference.tiling import restore_tiled
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import Guidance, TaskEmbeddingGuidance, TextGuidance
 from tpir.text.classify import CategoryCentroids, Understanding
+from tpir.text.corpus import bundled_corpus_dir
 from tpir.text.encoder import (
     PromptError,
     TextEncoder,
 )
+from tpir.text.lexicon import Lexicon
+from tpir.text.reading import PromptReader, Reading
 from tpir.utils import current_umask
 
 FORMAT_VERSION = 2
@@ -99,11 +102,35 @@ def model_config(
 
 @dataclass(frozen=True)
 class ReadPrompt:
-    """A prompt as the model read it, once: its guidance ``z`` (1, D) or None, and what it names."""
+    """A prompt as the model read it, once.
+
+    Attributes:
+        text: the prompt, stripped.
+        z: its guidance (1, D), or None for a model without guidance.
+        understanding: the nearest corpus category and its confidence, when the model has centroids.
+        reading: every degradation the prompt names to remove (with its number) or keep; None when the
+            model has no text reader.
+        notes: what this model cannot do of what the prompt asks (one sentence each).
+    """
 
     text: str
     z: torch.Tensor | None
     understanding: Understanding | None
+    reading: Reading | None = None
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """What was understood, for people: the reading (or the nearest category), then the notes."""
+        if self.reading is not None:
+            lines = [f'understood "{self.text}" as: {self.reading.summary()}']
+        elif self.understanding is not None:
+            lines = [
+                f'understood "{self.text}" as: {self.understanding.category} '
+                f"(confidence {self.understanding.confidence:.2f})"
+            ]
+        else:
+            lines = [f'read "{self.text}" (this model does not tell what it understood)']
+        return "\n".join([*lines, *(f"note: {note}" for note in self.notes)])
 
 
 class Restorer(nn.Module):
@@ -170,9 +197,9 @@ class Restorer(nn.Module):
             text = self.check_prompt(prompt)
             reads_text = isinstance(self.guidance, TextGuidance)
             z = embedding = None
-            if reads_text:  # Z is the reader's embedding: encode once, for both Z and understanding
+            if reads_text:  # Z starts with the reader's embedding: encode once, for Z and understanding
                 z = self.guidance([text], torch.zeros(1, dtype=torch.long))
-                embedding = z[0]
+                embedding = z[0, : self.guidance.encoder.dim]
             elif self.reader is not None:
                 embedding = self.reader.encode([text])[0]
             understanding = None
@@ -180,8 +207,42 @@ class Restorer(nn.Module):
                 understanding = self.centroids.understand(embedding.cpu())
             if not reads_text:
                 z = self.guidance([text], self._task_ids(text, task, understanding))
-            self._read[key] = ReadPrompt(text, None if z is None else z.to(self.device), understanding)
+            reading, notes = self._reading(text, embedding)
+            self._read[key] = ReadPrompt(
+                text, None if z is None else z.to(self.device), understanding, reading, notes
+            )
         return self._read[key]
+
+    def _reading(self, text: str, embedding: torch.Tensor | None) -> tuple[Reading | None, tuple[str, ...]]:
+        """What the prompt names, and what of it this model cannot do.
+
+        A model trained to read prompts (``read_tasks``) reads them as in training. Any other model with
+        centroids is read for the user's sake with the bundled lexicon, and says that numbers, compound
+        and keep prompts do not reach it.
+        """
+        if isinstance(self.guidance, TextGuidance) and self.guidance.reader is not None:
+            reading = self.guidance.read(text, embedding)
+            notes = []
+        elif self.centroids is not None and embedding is not None:
+            reader = PromptReader(Lexicon.from_folders([bundled_corpus_dir()]), self.centroids)
+            reading = reader.read(text, lambda _: embedding.cpu())
+            notes = []
+            if any(number is not None for number in reading.removed.values()):
+                notes.append(
+                    "this model reads no numbers (it was trained before strength prompts); the strength is its own guess."
+                )
+            if len(reading.removes(self.tasks)) > 1 or reading.kept:
+                notes.append(
+                    "this model removes one degradation at a time; it does not read which to keep or remove of several."
+                )
+        else:
+            return None, ()
+        unknown = [c for c in (*reading.removed, *reading.kept) if c not in self.tasks]
+        if unknown:
+            notes.append(
+                f"this model was not trained for {', '.join(unknown)} (its tasks: {', '.join(self.tasks)})."
+            )
+        return reading, tuple(notes)
 
     def _task_ids(self, prompt: str, task: str | None, understanding: Understanding | None) -> torch.Tensor:
         """The task id (1,) a one-hot guidance is given; zeros for guidances that read no task."""

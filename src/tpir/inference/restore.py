@@ -103,11 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SetupError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
-    if prompt.understanding is not None:
-        understood = prompt.understanding
-        print(
-            f'understood "{prompt.text}" as: {understood.category} (confidence {understood.confidence:.2f})'
-        )
+    print(prompt.summary())
 
     jobs = plan_outputs(args.images, args.output, args.out_dir)
     show_bars = not args.quiet and sys.stderr.isatty()

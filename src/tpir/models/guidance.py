@@ -102,7 +102,10 @@ class TextGuidance(Guidance):
         self._encoded: dict[str, torch.Tensor] = {}
 
     def _set_up_reading(
-        self, corpus: InstructionCorpus | None, lexicon: dict[str, Any] | None, categories: Sequence[str] | None
+        self,
+        corpus: InstructionCorpus | None,
+        lexicon: dict[str, Any] | None,
+        categories: Sequence[str] | None,
     ) -> None:
         """The reader, with the category centroids (a buffer: model folders carry them)."""
         if corpus is None and (lexicon is None or categories is None):
@@ -117,7 +120,9 @@ class TextGuidance(Guidance):
             centroids = torch.zeros(len(self.categories), self.encoder.dim)
         missing = [t for t in self.read_tasks if t not in self.lexicon]
         if missing:
-            raise ValueError(f"the lexicon has no words for {missing}; add them to a corpus folder's lexicon.tsv.")
+            raise ValueError(
+                f"the lexicon has no words for {missing}; add them to a corpus folder's lexicon.tsv."
+            )
         self.register_buffer("centroids", centroids)
         self.reader = PromptReader(self.lexicon)
         self._readings: dict[str, Reading] = {}
@@ -146,7 +151,11 @@ class TextGuidance(Guidance):
     def export_arguments(self) -> dict[str, Any]:
         if not self.read_tasks:
             return {}
-        return {"read_tasks": self.read_tasks, "lexicon": self.lexicon.to_dict(), "categories": self.categories}
+        return {
+            "read_tasks": self.read_tasks,
+            "lexicon": self.lexicon.to_dict(),
+            "categories": self.categories,
+        }
 
     @classmethod
     def from_export(cls, arguments: dict[str, Any], encoder: TextEncoder | None) -> TextGuidance:
@@ -159,9 +168,10 @@ class TextGuidance(Guidance):
         once per process."""
         missing = [p for p in dict.fromkeys(prompts) if p not in self.rows and p not in self._encoded]
         if missing:
-            self._encoded.update(zip(missing, self.encoder.encode(missing).to(self.table.device), strict=True))
-        rows = [self.table[self.rows[p]] if p in self.rows else self._encoded[p] for p in prompts]
-        return torch.stack(rows).to(self.table.device)
+            self._encoded.update(zip(missing, self.encoder.encode(missing).cpu(), strict=True))
+        device = self.table.device
+        rows = [self.table[self.rows[p]] if p in self.rows else self._encoded[p].to(device) for p in prompts]
+        return torch.stack(rows)
 
     def read(self, prompt: str, embedding: torch.Tensor | None = None) -> Reading:
         """What ``prompt`` asks for (prompts naming nothing by word are placed by their embedding (D,))."""

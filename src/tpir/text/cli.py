@@ -13,11 +13,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from tpir.text.classify import accuracy_by_category, corpus_centroids
 from tpir.text.corpus import CorpusError, InstructionCorpus, check_known_categories, read_prompt_file
 from tpir.text.encoder import PromptError, TextEncoder, minilm_path
+from tpir.text.reading import PromptReader
 
 
 def default_cache_dir() -> Path:
@@ -61,13 +63,22 @@ def run_explain(args: argparse.Namespace) -> int:
         )
     encoder = load_encoder(args.encoder)
     encoder.check_prompt(prompt)
-    centroids = corpus_centroids(encoder, InstructionCorpus.load(args.corpus_dir), args.cache_dir)
-    understood = centroids.understand(encoder.encode([prompt])[0])
+    corpus = InstructionCorpus.load(args.corpus_dir)
+    centroids = corpus_centroids(encoder, corpus, args.cache_dir)
+    embedding = encoder.encode([prompt])[0]
+    understood = centroids.understand(embedding)
+    reading = PromptReader(corpus.lexicon, centroids).read(prompt, lambda _: embedding)
     if args.json:
-        print(json.dumps(understood.__dict__, indent=2))
+        print(json.dumps({**understood.__dict__, "reading": asdict(reading)}, indent=2))
         return 0
     print(f"prompt:        {prompt!r}")
-    print(f"understood as: {understood.category} (confidence {understood.confidence:.2f})")
+    print(f"understood as: {reading.summary()}")
+    for category, number in reading.removed.items():
+        stated = "" if number is None else f", {corpus.lexicon[category].number_names[0]} {number:g}"
+        print(f"  remove {category}{stated}")
+    for category in reading.kept:
+        print(f"  keep   {category}")
+    print(f"nearest category: {understood.category} (confidence {understood.confidence:.2f})")
     ranked = sorted(understood.similarities.items(), key=lambda item: -item[1])
     print("cosine to each category: " + ", ".join(f"{c} {s:.3f}" for c, s in ranked))
     return 0

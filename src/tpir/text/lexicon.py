@@ -110,7 +110,9 @@ class Lexicon:
                 nouns=tuple(entry.get("nouns", ())),
                 verbs=tuple(entry.get("verbs", ())),
                 number_names=tuple(entry.get("number_names", ())),
-                number_range=None if number_range is None else (float(number_range[0]), float(number_range[1])),
+                number_range=None
+                if number_range is None
+                else (float(number_range[0]), float(number_range[1])),
             )
         return cls(vocabularies, tuple(values.get("blind_phrases", ())))
 
@@ -129,7 +131,9 @@ class Lexicon:
                 where = f"{path}:{number}"
                 fields = line.split("\t")
                 if len(fields) != 3:
-                    raise LexiconError(f"{where}: expected 'category<TAB>kind<TAB>words', found {len(fields)} fields.")
+                    raise LexiconError(
+                        f"{where}: expected 'category<TAB>kind<TAB>words', found {len(fields)} fields."
+                    )
                 category, kind, words = (f.strip() for f in fields)
                 if kind not in KINDS:
                     raise LexiconError(f"{where}: kind {kind!r}; expected one of {', '.join(KINDS)}.")

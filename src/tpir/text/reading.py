@@ -197,8 +197,7 @@ class PromptReader:
     def _numbers(part: str) -> list[tuple[float, str, int]]:
         """(value, as written, position) of each number in ``part``."""
         return [
-            (float(found.group(1)), found.group(0).strip(), found.start())
-            for found in _NUMBER.finditer(part)
+            (float(found.group(1)), found.group(0).strip(), found.start()) for found in _NUMBER.finditer(part)
         ]
 
     def _checked(self, match: _Match, number: float, written: str) -> float:

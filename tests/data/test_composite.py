@@ -1,0 +1,93 @@
+"""Composite degradations: every subset of a stack is the same image rebuilt without the others."""
+
+from itertools import combinations
+
+import pytest
+import torch
+
+from tpir.data.composite import Layer, Stack, physical_order, stack_layers
+from tpir.data.degradations import NoiseParams, add_gaussian_noise, add_haze, add_rain_streaks
+from tpir.data.tasks import get_task
+
+TASKS = ("denoise", "derain", "dehaze")
+
+
+def _clean() -> torch.Tensor:
+    return torch.rand(3, 40, 48, generator=torch.Generator().manual_seed(1)) * 0.8
+
+
+def test_layers_are_stacked_in_physical_order() -> None:
+    assert physical_order(TASKS) == ["dehaze", "derain", "denoise"]
+    layers = stack_layers(TASKS, torch.Generator().manual_seed(0))
+    assert [layer.task for layer in layers] == ["dehaze", "derain", "denoise"]
+    with pytest.raises(ValueError, match="physical order"):
+        Stack(_clean(), tuple(reversed(layers)))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3])
+def test_the_target_of_every_subset_is_the_pipeline_rebuilt_without_it(size: int) -> None:
+    clean = _clean()
+    stack = Stack(clean, stack_layers(TASKS, torch.Generator().manual_seed(7)))
+    by_task = {layer.task: layer for layer in stack.layers}
+    for removed in combinations(TASKS, size):
+        expected = clean
+        for task in ("dehaze", "derain", "denoise"):  # by hand, each with its own seed and parameters
+            if task not in removed:
+                layer = by_task[task]
+                expected, _ = get_task(task).apply(
+                    expected, torch.Generator().manual_seed(layer.seed), layer.params
+                )
+        assert torch.equal(stack.without(removed), expected), removed
+    assert torch.equal(stack.without(TASKS), clean)
+    assert torch.equal(stack.without(()), stack.degraded)
+
+
+def test_the_kept_noise_is_exactly_the_noise_of_the_input() -> None:
+    clean = _clean() * 0.5 + 0.25  # away from the clipping bounds
+    stack = Stack(
+        clean,
+        stack_layers(["derain", "denoise"], torch.Generator().manual_seed(3), {"denoise": NoiseParams(15.0)}),
+    )
+    noise_of_input = stack.degraded - stack.without(["denoise"])
+    noise_of_target = stack.without(["derain"]) - clean
+    interior = (stack.degraded < 1) & (stack.without(["denoise"]) < 1)
+    torch.testing.assert_close(noise_of_input[interior], noise_of_target[interior])
+    assert 10 / 255 < float(noise_of_target.std()) < 20 / 255
+
+
+def test_a_real_pair_carries_synthetic_layers_on_top() -> None:
+    clean = _clean()
+    rainy, _ = add_rain_streaks(clean, torch.Generator().manual_seed(5), 0.005, 21, 10.0, 0.5)
+    layers = (Layer("denoise", NoiseParams(15.0), seed=11),)
+    stack = Stack(clean, layers, real=("derain", rainy))
+    noise = torch.Generator().manual_seed(11)
+    assert torch.equal(stack.degraded, add_gaussian_noise(rainy, 15.0, noise)[0])
+    assert torch.equal(stack.without(["denoise"]), rainy)  # "remove the noise": the real rainy image
+    assert torch.equal(
+        stack.without(["derain"]), add_gaussian_noise(clean, 15.0, torch.Generator().manual_seed(11))[0]
+    )
+    assert torch.equal(stack.without(["denoise", "derain"]), clean)
+
+
+def test_an_absent_degradation_leaves_the_target_as_the_input() -> None:
+    stack = Stack(_clean(), stack_layers(["denoise"], torch.Generator().manual_seed(2)))
+    assert torch.equal(stack.without(["dehaze"]), stack.degraded)
+
+
+def test_a_layer_may_not_repeat() -> None:
+    layer = Layer("denoise", NoiseParams(5.0), 1)
+    with pytest.raises(ValueError, match="once"):
+        Stack(_clean(), (layer, layer))
+
+
+def test_haze_layer_matches_the_function() -> None:
+    clean = _clean()
+    (layer,) = stack_layers(["dehaze"], torch.Generator().manual_seed(4))
+    expected, _ = add_haze(
+        clean,
+        torch.Generator().manual_seed(layer.seed),
+        layer.params.beta,
+        layer.params.airlight,
+        tint=layer.params.tint,
+    )
+    assert torch.equal(Stack(clean, (layer,)).degraded, expected)

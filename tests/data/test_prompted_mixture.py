@@ -1,0 +1,99 @@
+"""Training samples ask for a subset of their degradations, and their target is exactly that subset gone."""
+
+import pytest
+import torch
+
+from tpir.data.datasets import ImageBank, SyntheticPairs, TaskMixture
+from tpir.data.prompting import PromptWriter
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.reading import PromptReader
+
+TASKS = ("denoise", "derain", "dehaze")
+
+
+@pytest.fixture(scope="module")
+def corpus() -> InstructionCorpus:
+    return InstructionCorpus.load()
+
+
+def _mixture(corpus: InstructionCorpus, **shares) -> TaskMixture:
+    grey = torch.full((3, 48, 48), 110, dtype=torch.uint8) + torch.randint(
+        0, 30, (3, 48, 48), dtype=torch.uint8
+    )
+    bank = ImageBank([grey], names=["grey"])
+    sources = {task: [(SyntheticPairs(bank, task), 1.0)] for task in TASKS}
+    return TaskMixture(
+        sources, PromptWriter(corpus), {t: i for i, t in enumerate(TASKS)}, 32, 60, rotate=False, **shares
+    )
+
+
+def test_composites_stack_two_or_three_and_the_reader_finds_what_the_prompt_removes(corpus) -> None:
+    mixture = _mixture(corpus, composite_probability=1.0, numeric_probability=0.5)
+    reader = PromptReader(corpus.lexicon)
+    torch.manual_seed(0)
+    samples = [mixture[i] for i in range(60)]
+    assert all(len(s["degradations"].split(",")) in (2, 3) for s in samples)
+    by_words = 0
+    for sample in samples:
+        named, present = sample["named"].split(","), sample["degradations"].split(",")
+        assert set(named) <= set(present)
+        reading = reader.read(sample["prompt"])
+        if not reading.is_empty:  # free-form sentences without a lexicon word are read by embedding
+            by_words += 1
+            assert set(reading.removes(TASKS)) == set(named), sample["prompt"]
+    assert by_words > 40
+
+
+def test_blind_prompts_target_clean_and_wrong_prompts_target_the_input(corpus) -> None:
+    blind = _mixture(corpus, blind_probability=1.0, composite_probability=0.5)
+    wrong = _mixture(corpus, wrong_probability=1.0)
+    torch.manual_seed(1)
+    for index in range(9):
+        sample = blind[index]
+        assert sample["named"] == ",".join(TASKS)
+        assert sample["prompt"] in corpus.sentences("train", "blind")
+        sample = wrong[index]
+        assert sample["named"] not in sample["degradations"].split(",")
+        assert torch.equal(sample["lq"], sample["gt"])
+
+
+def test_prompts_may_name_absent_degradations_which_stay_absent(corpus) -> None:
+    mixture = _mixture(corpus, absent_probability=1.0)
+    torch.manual_seed(4)
+    for index in range(6):
+        sample = mixture[index]
+        assert sample["named"].split(",") == ["dehaze", "derain", "denoise"]  # all, in physical order
+        assert len(sample["degradations"].split(",")) == 1 and not torch.equal(sample["lq"], sample["gt"])
+
+
+def test_numeric_prompts_state_the_strength_the_image_has(corpus) -> None:
+    mixture = _mixture(corpus, numeric_probability=1.0, strengths={"denoise": [5, 75]})
+    reader = PromptReader(corpus.lexicon)
+    torch.manual_seed(2)
+    sigmas = []
+    for index in range(0, 30, 3):  # the denoise samples
+        sample = mixture[index]
+        stated = reader.read(sample["prompt"]).removed["denoise"]
+        measured = float((sample["lq"] - sample["gt"]).std()) * 255
+        assert stated == round(stated) and abs(measured - stated) < 0.2 * stated + 1.5, sample["prompt"]
+        sigmas.append(stated)
+    assert max(sigmas) - min(sigmas) > 20  # drawn on the continuum, not from 15/25/50
+
+
+def test_the_mixture_is_seeded(corpus) -> None:
+    mixture = _mixture(corpus, composite_probability=0.5, numeric_probability=0.5, wrong_probability=0.1)
+    torch.manual_seed(3)
+    first = [mixture[i] for i in range(6)]
+    torch.manual_seed(3)
+    again = [mixture[i] for i in range(6)]
+    assert all(
+        torch.equal(a["lq"], b["lq"]) and a["prompt"] == b["prompt"]
+        for a, b in zip(first, again, strict=True)
+    )
+
+
+def test_shares_out_of_range_are_refused(corpus) -> None:
+    with pytest.raises(ValueError, match=r"composite_probability=1\.5"):
+        _mixture(corpus, composite_probability=1.5)
+    with pytest.raises(ValueError, match=r"strengths\.deblur: not a trained task"):
+        _mixture(corpus, strengths={"deblur": [0, 1]})

@@ -1,0 +1,45 @@
+"""What a model folder reads of a prompt: numbers and compound prompts reach a model trained on them;
+an older model still loads and says what it cannot do."""
+
+from pathlib import Path
+
+import torch
+
+from tpir.inference.checkpoints import restorer_from_checkpoint
+from tpir.inference.model import Restorer
+from tpir.train import train
+
+STEPS = ("trainer.max_steps=2", "trainer.val_check_interval=2", "degradation=composite", "test_limit=1")
+
+
+def test_numbers_and_compound_prompts_reach_a_model_that_reads_them(
+    compose_config, small_restore_run, tmp_path: Path
+) -> None:
+    cfg = compose_config(*small_restore_run, *STEPS)
+    train(cfg)
+    exported = restorer_from_checkpoint(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    model = Restorer.from_pretrained(exported.save_pretrained(tmp_path / "model"))
+    low, high = model.read_prompt("denoise with sigma 15"), model.read_prompt("denoise with sigma 50")
+    assert low.reading.removed == {"denoise": 15.0} and high.reading.removed == {"denoise": 50.0}
+    width = model.guidance.encoder.dim
+    assert low.z[0, width:].tolist() != high.z[0, width:].tolist()  # the strength inputs differ
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert not torch.equal(
+        model.restore(image, "denoise with sigma 15"), model.restore(image, "denoise with sigma 50")
+    )
+    both = model.read_prompt("remove the rain but keep the grain")
+    assert both.reading.removes(model.tasks) == ["derain"] and both.reading.kept == ("denoise",)
+    assert both.notes == ()
+    for loaded in (exported, model):  # the centroids travel with the weights: free-form prompts read alike
+        assert torch.equal(loaded.guidance.centroids, exported.guidance.centroids)
+
+
+def test_a_model_without_strength_inputs_loads_and_says_what_it_cannot_do(model_folder: Path) -> None:
+    model = Restorer.from_pretrained(model_folder)
+    read = model.read_prompt("denoise with sigma 25")
+    assert read.reading.removed == {"denoise": 25.0}
+    assert any("reads no numbers" in note for note in read.notes)
+    compound = model.read_prompt("remove the rain and the noise")
+    assert any("one degradation at a time" in note for note in compound.notes)
+    assert "note: this model reads no numbers" in read.summary()
+    assert model.restore(torch.rand(3, 16, 16), "denoise with sigma 25").shape == (3, 16, 16)

@@ -1,0 +1,117 @@
+"""The prompt grammar: which degradations a prompt removes or keeps, their numbers, and blind mode."""
+
+import pytest
+import torch
+
+from tpir.text.classify import CategoryCentroids
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.encoder import PromptError
+from tpir.text.lexicon import Lexicon, LexiconError
+from tpir.text.reading import PromptReader, Reading, instruction_vector
+
+TASKS = ["denoise", "derain", "dehaze"]
+
+
+@pytest.fixture(scope="module")
+def reader() -> PromptReader:
+    return PromptReader(InstructionCorpus.load().lexicon)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "removed", "kept"),
+    [
+        ("no need to denoise, just the rain", {"derain": None}, ("denoise",)),
+        ("remove the rain but keep the grain", {"derain": None}, ("denoise",)),
+        ("Leave the noise and clear the fog", {"dehaze": None}, ("denoise",)),
+        ("sigma=25", {"denoise": 25.0}, ()),
+        ("σ 25", {"denoise": 25.0}, ()),
+        ("25 sigma", {"denoise": 25.0}, ()),
+        ("denoise with sigma25 please", {"denoise": 25.0}, ()),
+        ("Remove the rain and the noise.", {"derain": None, "denoise": None}, ()),
+        ("remove rain of density 0.4 and noise of sigma 15", {"derain": 0.4, "denoise": 15.0}, ()),
+        ("rain density 40%", {"derain": 0.4}, ()),
+        ("haze density 1.5, please", {"dehaze": 1.5}, ()),
+        ("I'd like this picture without the grain", {"denoise": None}, ()),
+    ],
+)
+def test_tricky_prompts(reader: PromptReader, prompt: str, removed: dict, kept: tuple) -> None:
+    reading = reader.read(prompt)
+    assert reading.removed == removed and reading.kept == kept and not reading.blind
+
+
+def test_blind_prompts_remove_everything_but_what_they_keep(reader: PromptReader) -> None:
+    assert reader.read("remove all degradation").removes(TASKS) == TASKS
+    assert reader.read("remove everything but keep the grain").removes(TASKS) == ["derain", "dehaze"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ("denoise with sigma 300", "sigma 300 is out of range for denoise: expected a number from 0 to 100"),
+        ("remove rain of density 4", "density 4 is out of range for derain: expected a number from 0 to 1"),
+        ("haze thickness 9", "thickness 9 is out of range for dehaze: expected a number from 0 to 3"),
+    ],
+)
+def test_numbers_out_of_range_name_the_valid_range(reader: PromptReader, prompt: str, message: str) -> None:
+    with pytest.raises(PromptError, match=message):
+        reader.read(prompt)
+
+
+def test_prompts_without_a_word_are_placed_by_their_embedding() -> None:
+    centroids = CategoryCentroids(torch.eye(3), ["denoise", "derain", "blind"])
+    reader = PromptReader(InstructionCorpus.load().lexicon, centroids)
+    reading = reader.read("shot at ISO 6400, make it nicer", lambda _: torch.tensor([0.55, 0.6, 0.3]))
+    assert reading.removed == {"derain": None} and not reading.by_words and reading.confidence < 1
+    assert reader.read("fix it", lambda _: torch.tensor([0.0, 0.0, 1.0])).blind
+    assert reader.read("make it look like a cat").is_empty  # no embedding given: nothing is read
+
+
+def test_two_numbers_give_two_different_strength_inputs() -> None:
+    lexicon = InstructionCorpus.load().lexicon
+    reader = PromptReader(lexicon)
+    low = instruction_vector(reader.read("denoise with sigma 15"), TASKS, lexicon)
+    high = instruction_vector(reader.read("denoise with sigma 50"), TASKS, lexicon)
+    free = instruction_vector(reader.read("remove the noise"), TASKS, lexicon)
+    assert low.tolist() == pytest.approx([1, 0.15, 1, 0, 0, 0, 0, 0, 0])
+    assert high.tolist() == pytest.approx([1, 0.50, 1, 0, 0, 0, 0, 0, 0])
+    assert free.tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 0]  # no number: whatever strength is there
+    blind = instruction_vector(Reading(blind=True, kept=("derain",)), TASKS, lexicon)
+    assert blind.tolist() == [1, 0, 0, 0, 0, 0, 1, 0, 0]
+
+
+def test_the_reader_reads_the_bundled_corpus_as_labelled() -> None:
+    corpus = InstructionCorpus.load()
+    reader = PromptReader(corpus.lexicon)
+    checked = 0
+    for prompt in (*corpus.train, *corpus.test):
+        if prompt.is_template or prompt.category == "blind":
+            continue
+        reading = reader.read(prompt.sentence)
+        if reading.is_empty:
+            continue  # read by embedding, tested with the encoder
+        checked += 1
+        assert set(reading.removes(TASKS)) == set(prompt.names), prompt
+    assert checked > 200
+
+
+def test_templates_are_read_with_their_number() -> None:
+    corpus = InstructionCorpus.load()
+    reader = PromptReader(corpus.lexicon)
+    for category, number in (("denoise", 35), ("derain", 0.55), ("dehaze", 1.2)):
+        for template in corpus.templates("train", category) + corpus.templates("test", category):
+            assert reader.read(template.replace("{n}", str(number))).removed == {category: number}, template
+
+
+def test_a_lexicon_line_without_three_fields_names_the_line(tmp_path) -> None:
+    path = tmp_path / "lexicon.tsv"
+    path.write_text("denoise\tnoun\tnoise\nderain\tnoun\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"lexicon.tsv:2: expected 'category<TAB>kind<TAB>words'"):
+        Lexicon.from_files([path])
+    path.write_text("denoise\tnumber\tsigma\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="names a number but gives no range"):
+        Lexicon.from_files([path])
+
+
+def test_the_lexicon_survives_a_round_trip_through_plain_values() -> None:
+    lexicon = InstructionCorpus.load().lexicon
+    assert Lexicon.from_dict(lexicon.to_dict()) == lexicon
