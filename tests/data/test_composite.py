@@ -91,3 +91,16 @@ def test_haze_layer_matches_the_function() -> None:
         tint=layer.params.tint,
     )
     assert torch.equal(Stack(clean, (layer,)).degraded, expected)
+
+
+def test_stating_less_than_is_there_keeps_the_rest_of_the_same_noise() -> None:
+    clean = _clean() * 0.5 + 0.25  # away from the clipping bounds
+    stack = Stack(
+        clean, stack_layers(["denoise"], torch.Generator().manual_seed(8), {"denoise": NoiseParams(25.0)})
+    )
+    full_noise = stack.degraded - clean
+    rest = stack.without(["denoise"], partly={"denoise": 10.0}) - clean
+    unclipped = (stack.degraded > 0) & (stack.degraded < 1)
+    torch.testing.assert_close(rest[unclipped], full_noise[unclipped] * 15 / 25, atol=1e-6, rtol=0)
+    assert torch.equal(stack.without(["denoise"], partly={"denoise": 40.0}), clean)  # more than is there: all
+    assert torch.equal(stack.without(["derain"], partly={"denoise": 10.0}), stack.degraded)  # not removed

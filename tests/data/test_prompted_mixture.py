@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tpir.data.datasets import ImageBank, SyntheticPairs, TaskMixture
-from tpir.data.prompting import PromptWriter
+from tpir.data.prompting import PromptMix, PromptWriter
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.reading import PromptReader
 
@@ -17,18 +17,18 @@ def corpus() -> InstructionCorpus:
 
 
 def _mixture(corpus: InstructionCorpus, **shares) -> TaskMixture:
+    """A mixture of the three tasks on one grey-ish image, with ``PromptMix(**shares)``."""
     grey = torch.full((3, 48, 48), 110, dtype=torch.uint8) + torch.randint(
         0, 30, (3, 48, 48), dtype=torch.uint8
     )
     bank = ImageBank([grey], names=["grey"])
     sources = {task: [(SyntheticPairs(bank, task), 1.0)] for task in TASKS}
-    return TaskMixture(
-        sources, PromptWriter(corpus), {t: i for i, t in enumerate(TASKS)}, 32, 60, rotate=False, **shares
-    )
+    task_ids = {t: i for i, t in enumerate(TASKS)}
+    return TaskMixture(sources, PromptWriter(corpus), task_ids, 32, 60, PromptMix(**shares), rotate=False)
 
 
 def test_composites_stack_two_or_three_and_the_reader_finds_what_the_prompt_removes(corpus) -> None:
-    mixture = _mixture(corpus, composite_probability=1.0, numeric_probability=0.5)
+    mixture = _mixture(corpus, composite=1.0, numeric=0.5)
     reader = PromptReader(corpus.lexicon)
     torch.manual_seed(0)
     samples = [mixture[i] for i in range(60)]
@@ -45,8 +45,8 @@ def test_composites_stack_two_or_three_and_the_reader_finds_what_the_prompt_remo
 
 
 def test_blind_prompts_target_clean_and_wrong_prompts_target_the_input(corpus) -> None:
-    blind = _mixture(corpus, blind_probability=1.0, composite_probability=0.5)
-    wrong = _mixture(corpus, wrong_probability=1.0)
+    blind = _mixture(corpus, blind=1.0, composite=0.5)
+    wrong = _mixture(corpus, wrong=1.0)
     torch.manual_seed(1)
     for index in range(9):
         sample = blind[index]
@@ -58,7 +58,7 @@ def test_blind_prompts_target_clean_and_wrong_prompts_target_the_input(corpus) -
 
 
 def test_prompts_may_name_absent_degradations_which_stay_absent(corpus) -> None:
-    mixture = _mixture(corpus, absent_probability=1.0)
+    mixture = _mixture(corpus, absent=1.0)
     torch.manual_seed(4)
     for index in range(6):
         sample = mixture[index]
@@ -67,7 +67,7 @@ def test_prompts_may_name_absent_degradations_which_stay_absent(corpus) -> None:
 
 
 def test_numeric_prompts_state_the_strength_the_image_has(corpus) -> None:
-    mixture = _mixture(corpus, numeric_probability=1.0, strengths={"denoise": [5, 75]})
+    mixture = _mixture(corpus, numeric=1.0, strengths={"denoise": [5, 75]})
     reader = PromptReader(corpus.lexicon)
     torch.manual_seed(2)
     sigmas = []
@@ -81,7 +81,7 @@ def test_numeric_prompts_state_the_strength_the_image_has(corpus) -> None:
 
 
 def test_the_mixture_is_seeded(corpus) -> None:
-    mixture = _mixture(corpus, composite_probability=0.5, numeric_probability=0.5, wrong_probability=0.1)
+    mixture = _mixture(corpus, composite=0.5, numeric=0.5, wrong=0.1)
     torch.manual_seed(3)
     first = [mixture[i] for i in range(6)]
     torch.manual_seed(3)
@@ -93,7 +93,28 @@ def test_the_mixture_is_seeded(corpus) -> None:
 
 
 def test_shares_out_of_range_are_refused(corpus) -> None:
-    with pytest.raises(ValueError, match=r"composite_probability=1\.5"):
-        _mixture(corpus, composite_probability=1.5)
+    with pytest.raises(ValueError, match=r"composite=1\.5"):
+        _mixture(corpus, composite=1.5)
     with pytest.raises(ValueError, match=r"strengths\.deblur: not a trained task"):
         _mixture(corpus, strengths={"deblur": [0, 1]})
+
+
+def test_an_understated_strength_leaves_the_rest_of_the_noise_in_the_target(corpus) -> None:
+    flat = ImageBank([torch.full((3, 48, 48), 128, dtype=torch.uint8)], names=["flat"])
+    mixture = TaskMixture(
+        {"denoise": [(SyntheticPairs(flat, "denoise"), 1.0)]},
+        PromptWriter(corpus),
+        {"denoise": 0},
+        32,
+        10,
+        PromptMix(numeric=1.0, understate=1.0, strengths={"denoise": [5, 75]}),
+    )
+    reader = PromptReader(corpus.lexicon)
+    torch.manual_seed(5)
+    for index in range(10):
+        sample = mixture[index]
+        stated = reader.read(sample["prompt"]).removed["denoise"]
+        true, left = (float(x.std()) * 255 for x in (sample["lq"], sample["gt"]))  # a flat image: all noise
+        assert abs(float((sample["lq"] - sample["gt"]).std()) * 255 - stated) < 0.15 * stated + 1.0
+        assert abs(true - stated - left) < 0.1 * true + 1.0, (true, stated, left)  # sigma 25, "10": 15 left
+        assert stated < true + 1.0  # (true is measured)

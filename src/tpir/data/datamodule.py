@@ -15,7 +15,7 @@ from typing_extensions import override
 
 from tpir.data.datasets import EvaluationSet, ImageBank, PairSource, RealPairs, SyntheticPairs, TaskMixture
 from tpir.data.layout import check_root, clean_train_images, task_test_sets, train_pairs
-from tpir.data.prompting import PromptWriter
+from tpir.data.prompting import PromptMix, PromptWriter
 from tpir.data.tasks import TASKS, Task
 from tpir.text.corpus import BLIND_CATEGORY, InstructionCorpus
 
@@ -203,15 +203,7 @@ class RestorationDataModule(L.LightningDataModule):
         crop_size: side of the training crops.
         batch_size: training batch size (evaluation runs one image at a time, whole).
         samples_per_epoch: length of a training epoch.
-        blind_probability: share of training samples prompted with a blind prompt.
-        composite_probability: share of training samples with several degradations stacked.
-        numeric_probability: share of prompts naming degradations that state their strengths.
-        wrong_probability: share of training samples prompted to remove only a degradation they do not have.
-        absent_probability: chance that a prompt naming degradations an image has names each absent one too.
-        understate_probability: chance that a numeric prompt states less than the true strength (the target
-            keeps the rest).
-        strengths: per task, the range of strengths training draws (``denoise: [5, 75]``), instead of the
-            task's own sampler.
+        mix: the shares of composite images and of each kind of training prompt (``PromptMix`` fields).
         rotate: augment with quarter turns besides flips (all 8 dihedral transforms).
         val_crop: centre crop of validation images, for speed; None keeps them whole.
         seed: seed of the fixed evaluation sets.
@@ -226,13 +218,7 @@ class RestorationDataModule(L.LightningDataModule):
         crop_size: int = 128,
         batch_size: int = 6,
         samples_per_epoch: int = 1200,
-        blind_probability: float = 0.1,
-        composite_probability: float = 0.0,
-        numeric_probability: float = 0.0,
-        wrong_probability: float = 0.0,
-        absent_probability: float = 0.0,
-        understate_probability: float = 0.0,
-        strengths: Mapping[str, Sequence[float]] | None = None,
+        mix: Mapping[str, object] | PromptMix | None = None,
         rotate: bool = True,
         val_crop: int | None = None,
         seed: int = 0,
@@ -252,13 +238,7 @@ class RestorationDataModule(L.LightningDataModule):
         self.crop_size = crop_size
         self.batch_size = batch_size
         self.samples_per_epoch = samples_per_epoch
-        self.blind_probability = blind_probability
-        self.composite_probability = composite_probability
-        self.numeric_probability = numeric_probability
-        self.wrong_probability = wrong_probability
-        self.absent_probability = absent_probability
-        self.understate_probability = understate_probability
-        self.strengths = dict(strengths or {})
+        self.mix = PromptMix.from_config(mix or {})
         self.rotate = rotate
         self.val_crop = val_crop
         self.seed = seed
@@ -270,21 +250,15 @@ class RestorationDataModule(L.LightningDataModule):
 
     @override
     def setup(self, stage: str | None = None) -> None:
-        if self.blind_probability > 0 and BLIND_CATEGORY not in self.corpus.categories:
-            raise ValueError("datamodule.blind_probability > 0 needs the corpus's 'blind' category.")
+        if self.mix.blind > 0 and BLIND_CATEGORY not in self.corpus.categories:
+            raise ValueError("datamodule.mix.blind > 0 needs the corpus's 'blind' category.")
         self.train_set = TaskMixture(
             {task: self.catalog.train[task] for task in self.tasks},
             PromptWriter(self.corpus, "train"),
             self.task_ids,
             self.crop_size,
             self.samples_per_epoch,
-            blind_probability=self.blind_probability,
-            composite_probability=self.composite_probability,
-            numeric_probability=self.numeric_probability,
-            wrong_probability=self.wrong_probability,
-            absent_probability=self.absent_probability,
-            understate_probability=self.understate_probability,
-            strengths=self.strengths,
+            mix=self.mix,
             rotate=self.rotate,
         )
         self.val_sets = [self._evaluation_set(t, t, self.catalog.val[t], self.val_crop) for t in self.tasks]

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from tpir.data.composite import Layer, Stack, physical_order
 from tpir.data.layout import ImagePair
 from tpir.data.photos import read_image_uint8, to_float
-from tpir.data.prompting import PromptWriter, pick
+from tpir.data.prompting import PromptMix, PromptWriter, pick
 from tpir.data.tasks import get_task
 
 
@@ -178,19 +178,18 @@ class TaskMixture(Dataset):
     """Training samples of several tasks in equal shares, single or stacked, each with a prompt and the
     target that prompt asks for.
 
-    Sample ``i`` has the degradation of ``tasks[i % len(tasks)]``; with ``composite_probability`` one or two
-    more of the tasks are stacked on it in physical order (``tpir.data.composite``). The earliest
-    degradation comes from one of its task's sources, drawn with the given weights (a real rainy photo, or
-    the clean image degraded synthetically); the others are synthetic. The prompt then asks to remove:
+    Sample ``i`` has the degradation of ``tasks[i % len(tasks)]``; with ``mix.composite`` one or two more
+    of the tasks are stacked on it in physical order (``tpir.data.composite``). The earliest degradation
+    comes from one of its task's sources, drawn with the given weights (a real rainy photo, or the clean
+    image degraded synthetically); the others are synthetic. The prompt then asks to remove:
 
-    - with ``blind_probability``, everything ("remove all degradation"): the target is clean;
-    - with ``wrong_probability``, one degradation the image does not have: the target is the input;
+    - with ``mix.blind``, everything ("remove all degradation"): the target is clean;
+    - with ``mix.wrong``, one degradation the image does not have: the target is the input;
     - else a non-empty subset of the degradations present, drawn uniformly, and each absent one with
-      ``absent_probability`` (so that naming what is not there is learnt to do nothing, which blind
-      prompts need too), stating their numbers with ``numeric_probability`` (when every one named is a
-      synthetic layer, and with ``understate_probability`` a strength below the true one, of which the
-      target keeps the rest): the target is the image rebuilt without them, with the same noise and
-      streaks.
+      ``mix.absent`` (naming what is not there must do nothing, which blind prompts need too), stating
+      their numbers with ``mix.numeric`` (when every one named is a synthetic layer; with
+      ``mix.understate`` a strength below the true one, of which the target keeps the rest): the target is
+      the image rebuilt without them, with the same noise and streaks.
 
     Each sample's generator is seeded from the global torch RNG, which ``L.seed_everything(seed,
     workers=True)`` seeds, so a run is reproducible and every epoch sees new crops and noise.
@@ -201,17 +200,11 @@ class TaskMixture(Dataset):
         task_ids: integer id of each task (the order of the ``degradation`` config).
         crop_size: side of the square training crops.
         length: samples per epoch.
-        blind_probability: share of samples with a blind prompt (SPIRE's blind mode).
-        composite_probability: share of samples with several degradations stacked.
-        numeric_probability: share of naming prompts that state the strengths.
-        wrong_probability: share of samples whose prompt names only an absent degradation.
-        absent_probability: chance that a prompt naming degradations present names each absent one too.
-        understate_probability: chance that a numeric prompt states, for each degradation, a strength drawn
-            below the true one; the target then keeps the rest ("sigma 10" on sigma 25 leaves sigma 15 of
-            the same noise), so the number, not only the image, decides how much goes.
-        strengths: per task, the (low, high) range its stated strength is drawn from (sigma on 0-255 for
-            denoise), instead of the task's own sampler; tasks not named keep theirs.
+        mix: the shares of composite images and of each kind of prompt.
         rotate: augment with quarter turns too (all 8 dihedral transforms), not only flips.
+
+    Raises:
+        ValueError: ``mix.strengths`` names a task that is not trained or states no number.
     """
 
     def __init__(
@@ -221,39 +214,22 @@ class TaskMixture(Dataset):
         task_ids: dict[str, int],
         crop_size: int,
         length: int,
-        blind_probability: float = 0.0,
-        composite_probability: float = 0.0,
-        numeric_probability: float = 0.0,
-        wrong_probability: float = 0.0,
-        absent_probability: float = 0.0,
-        understate_probability: float = 0.0,
-        strengths: dict[str, Sequence[float]] | None = None,
+        mix: PromptMix | None = None,
         rotate: bool = True,
     ) -> None:
-        shares = {
-            "blind": blind_probability,
-            "composite": composite_probability,
-            "numeric": numeric_probability,
-            "wrong": wrong_probability,
-            "absent": absent_probability,
-            "understate": understate_probability,
-        }
-        for name, share in shares.items():
-            if not 0.0 <= share <= 1.0:
-                raise ValueError(f"{name}_probability={share}; expected a share in [0, 1].")
-        if blind_probability + wrong_probability > 1.0:
-            raise ValueError("blind_probability + wrong_probability should not exceed 1.")
         self.tasks = list(sources)
         self.sources = sources
         self.writer = writer
         self.task_ids = task_ids
         self.crop_size = crop_size
         self.length = length
-        self.shares = shares
-        self.strengths = {task: tuple(map(float, span)) for task, span in (strengths or {}).items()}
+        self.mix = mix or PromptMix()
+        self.strengths = {task: tuple(map(float, span)) for task, span in self.mix.strengths.items()}
         for task in self.strengths:
             if task not in self.tasks or not writer.takes_number(task):
-                raise ValueError(f"strengths.{task}: not a trained task whose prompts state a number.")
+                raise ValueError(
+                    f"datamodule.mix.strengths.{task}: not a trained task whose prompts state a number."
+                )
         self.rotate = rotate
 
     def __len__(self) -> int:
@@ -263,7 +239,7 @@ class TaskMixture(Dataset):
         """The degradations of sample ``index``, in physical order."""
         task = self.tasks[index % len(self.tasks)]
         others = [t for t in self.tasks if t != task]
-        if others and float(torch.rand(1, generator=generator)) < self.shares["composite"]:
+        if others and float(torch.rand(1, generator=generator)) < self.mix.composite:
             extra = 1 + int(torch.randint(min(2, len(others)), (1,), generator=generator))
             order = torch.randperm(len(others), generator=generator)[:extra].tolist()
             return physical_order([task, *(others[i] for i in order)])
@@ -300,28 +276,31 @@ class TaskMixture(Dataset):
         present = list(stack.tasks)
         absent = [t for t in self.tasks if t not in present]
         draw = float(torch.rand(1, generator=generator))
-        if draw < self.shares["blind"]:
+        if draw < self.mix.blind:
             return list(self.tasks), {}, self.writer.blind(generator)
-        if draw < self.shares["blind"] + self.shares["wrong"] and absent:
+        if draw < self.mix.blind + self.mix.wrong and absent:
             named = pick(absent, generator)
             return [named], {}, self.writer.free(named, generator)
         subsets = [
             [t for bit, t in enumerate(present) if mask >> bit & 1] for mask in range(1, 2 ** len(present))
         ]
         named = pick(subsets, generator)
-        extra = [t for t in absent if float(torch.rand(1, generator=generator)) < self.shares["absent"]]
+        extra = [t for t in absent if float(torch.rand(1, generator=generator)) < self.mix.absent]
         named = physical_order([*named, *extra])
-        numbers = {layer.task: layer.params.number for layer in stack.layers if layer.task in named}
+        layers = [layer for layer in stack.layers if layer.task in named]
         numeric = (
-            len(numbers) == len(named)
-            and all(self.writer.takes_number(t) for t in named)
-            and float(torch.rand(1, generator=generator)) < self.shares["numeric"]
+            len(layers) == len(named)
+            and all(
+                self.writer.takes_number(layer.task) and hasattr(layer.params, "number") for layer in layers
+            )
+            and float(torch.rand(1, generator=generator)) < self.mix.numeric
         )
         if not numeric:
             return named, {}, self.writer.write(named, None, generator)
+        numbers = {layer.task: layer.params.number for layer in layers}
         partly = {}
         for task, number in numbers.items():
-            if float(torch.rand(1, generator=generator)) < self.shares["understate"]:
+            if float(torch.rand(1, generator=generator)) < self.mix.understate:
                 low = self.strengths.get(task, (0.0,))[0]
                 stated = self.writer.rounded(
                     task, low + (number - low) * float(torch.rand(1, generator=generator))

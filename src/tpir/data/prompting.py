@@ -15,6 +15,7 @@ does not have). Its prompt says so in one of four ways:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 
 import torch
 
@@ -22,6 +23,56 @@ from tpir.text.corpus import BLIND_CATEGORY, NUMBER_SLOT, InstructionCorpus
 
 # Openings of written compound prompts; the named degradations follow as a list.
 _OPENINGS = ("remove", "get rid of", "please remove", "clean up", "take out", "can you remove")
+
+
+@dataclass(frozen=True)
+class PromptMix:
+    """How stage 2's training samples are degraded and prompted (config ``datamodule.mix``).
+
+    Attributes:
+        blind: share of samples prompted "remove all degradation"-style (SPIRE's blind mode).
+        composite: share of samples with two or three degradations stacked in physical order.
+        numeric: share of prompts naming degradations that state their strengths.
+        wrong: share of samples whose prompt names only a degradation they lack (the target is the input).
+        absent: chance that a prompt naming degradations a sample has also names each one it lacks.
+        understate: chance that a numeric prompt states, for each degradation, a strength drawn below the
+            true one; the target then keeps the rest ("sigma 10" on sigma 25 leaves sigma 15 of the same
+            noise), so that the number, not only the image, decides how much goes.
+        strengths: per task, the (low, high) range its strength is drawn from (sigma on 0-255 for denoise)
+            instead of the task's own sampler.
+    """
+
+    blind: float = 0.0
+    composite: float = 0.0
+    numeric: float = 0.0
+    wrong: float = 0.0
+    absent: float = 0.0
+    understate: float = 0.0
+    strengths: Mapping[str, Sequence[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for share in fields(self):
+            value = getattr(self, share.name)
+            if share.name != "strengths" and not 0.0 <= value <= 1.0:
+                raise ValueError(f"datamodule.mix.{share.name}={value}; expected a share in [0, 1].")
+        if self.blind + self.wrong > 1.0:
+            raise ValueError("datamodule.mix: blind + wrong should not exceed 1.")
+        for task, span in self.strengths.items():
+            if len(span) != 2 or not span[0] < span[1]:
+                raise ValueError(f"datamodule.mix.strengths.{task}={list(span)}; expected [low, high].")
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, object] | PromptMix) -> PromptMix:
+        """The mix of a config mapping; an unknown key is named."""
+        if isinstance(values, PromptMix):
+            return values
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"datamodule.mix.{unknown[0]}: unknown key; expected some of {', '.join(sorted(known))}."
+            )
+        return cls(**values)
 
 
 def pick(options: Sequence, generator: torch.Generator):
