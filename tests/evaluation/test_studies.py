@@ -5,9 +5,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from tpir.data.datamodule import bundled_catalog
+from tpir.data.datamodule import DataCatalog, bundled_catalog
+from tpir.data.datasets import ImageBank, SyntheticPairs
+from tpir.data.degradations import NoiseParams
 from tpir.evaluation.cli import evaluate, write_results
-from tpir.evaluation.studies import composite_sets, removal_prompts
+from tpir.evaluation.studies import (
+    DEFAULT_SWEEPS,
+    StrengthSweep,
+    composite_sets,
+    composite_study,
+    removal_prompts,
+)
 from tpir.text.corpus import InstructionCorpus
 
 
@@ -45,31 +53,83 @@ def test_removal_prompts_cover_singles_pairs_all_and_blind() -> None:
     assert prompts[-1] == ("remove all degradation", ["dehaze", "derain", "denoise"])
 
 
-def test_the_composite_study_scores_each_prompt_against_its_own_target(eval_config, tmp_path: Path) -> None:
-    results = evaluate(eval_config("study=composite"))
-    rows = results["rows"]
-    assert len(rows) == 4 + 4 + 8  # two two-degradation sets, one three-degradation set
+def _small_catalog() -> DataCatalog:
+    """The bundled catalog's kinds of test sets, on two 48x48 images (fast)."""
+    images = [
+        torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(i))
+        for i in range(2)
+    ]
+    bank = ImageBank(images, names=["a.png", "b.png"])
+    return DataCatalog(
+        train={},
+        val={},
+        test={
+            "small_denoise_sigma25": ("denoise", SyntheticPairs(bank, "denoise", NoiseParams(25.0))),
+            "small_derain": ("derain", SyntheticPairs(bank, "derain")),
+        },
+    )
+
+
+def test_the_composite_study_scores_each_prompt_against_its_own_target() -> None:
+    sets = composite_sets(_small_catalog(), ["denoise", "derain"], seed=1)
+    lexicon = InstructionCorpus.load().lexicon
+
+    def unchanged(lq: torch.Tensor, prompt: str, task: str) -> torch.Tensor:
+        return lq
+
+    rows = composite_study(unchanged, sets, lexicon, "full")
+    assert [(r["set"], r["prompt"]) for r in rows][:4] == [
+        ("small_derain+noise15", "remove the rain"),
+        ("small_derain+noise15", "remove the noise"),
+        ("small_derain+noise15", "remove the rain and the noise"),
+        ("small_derain+noise15", "remove all degradation"),
+    ]
+    for row in rows:  # an output equal to the input scores as the input does, against each target
+        assert row["psnr"] == pytest.approx(row["psnr_input"], abs=1e-4)
     by_prompt = {(r["set"], r["prompt"]): r for r in rows}
-    keep_noise = by_prompt[("bundled_derain+noise15", "remove the rain")]
-    everything = by_prompt[("bundled_derain+noise15", "remove the rain and the noise")]
-    # The input against "remove the rain"'s target (clean + the same noise) differs by rain only, so it
-    # is closer than against clean (rain and noise).
-    assert keep_noise["psnr_input"] > everything["psnr_input"]
+    keep_noise = by_prompt[("small_derain+noise15", "remove the rain")]
+    everything = by_prompt[("small_derain+noise15", "remove the rain and the noise")]
+    # The input differs from "remove the rain"'s target (clean + the same noise) by rain only.
+    assert keep_noise["psnr_input"] > everything["psnr_input"] + 3
+
+
+def test_tpir_eval_runs_the_composite_study(
+    eval_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "tpir.evaluation.cli.composite_sets",
+        lambda catalog, tasks, seed: composite_sets(_small_catalog(), tasks, seed=seed),
+    )
+    results = evaluate(eval_config("study=composite"))
+    assert len(results["rows"]) == 4 + 8  # derain + noise; the clean set with noise, rain and haze
     text = write_results(results, tmp_path / "out")
-    assert "study=composite" in text and "| bundled_haze+rain+noise | remove all degradation |" in text
-    assert evaluate(eval_config("study=composite"))["rows"] == rows  # fixed seeds: the same numbers
+    assert "study=composite" in text and "| small_haze+rain+noise | remove all degradation |" in text
 
 
-def test_the_strength_study_writes_its_table_and_plot(eval_config, tmp_path: Path) -> None:
+def test_the_strength_study_writes_its_table_and_plot(
+    eval_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweeps = (StrengthSweep("denoise", (25,), (5, 75)), StrengthSweep("derain", (0.6,), (0.3,)))
+    monkeypatch.setattr("tpir.evaluation.cli.DEFAULT_SWEEPS", sweeps)  # the issue's sweeps take minutes
     results = evaluate(eval_config("study=strength"))
     rows = results["rows"]
-    noise = [r for r in rows if r["task"] == "denoise"]
-    assert len(noise) == 3 * (7 + 1) and {r["true"] for r in noise} == {15, 25, 50}
-    assert [r["prompt"] for r in noise[:2]] == ["remove the noise of sigma 5", "remove the noise of sigma 10"]
-    assert noise[7]["prompt"] == "free-form" and noise[7]["stated"] is None
-    assert {r["task"] for r in rows} == {"denoise", "derain"}
+    assert [(r["task"], r["true"], r["prompt"]) for r in rows] == [
+        ("denoise", 25, "remove the noise of sigma 5"),
+        ("denoise", 25, "remove the noise of sigma 75"),
+        ("denoise", 25, "free-form"),
+        ("derain", 0.6, "remove the rain of density 0.30"),
+        ("derain", 0.6, "free-form"),
+    ]
+    noisy_input_change = rows[0]["mean_abs_change"]
+    assert 0 < noisy_input_change < 255 and rows[2]["stated"] is None
     write_results(results, tmp_path / "out")
     assert (tmp_path / "out" / "strength.png").stat().st_size > 10_000
+
+
+def test_the_issue_sweeps_cover_the_strengths_it_names() -> None:
+    noise, rain = DEFAULT_SWEEPS
+    assert noise.true_numbers == (15, 25, 50) and noise.prompt_numbers == (5, 10, 15, 25, 35, 50, 75)
+    assert rain.task == "derain" and set(rain.true_numbers) <= set(rain.prompt_numbers)
 
 
 def test_an_unknown_study_is_one_sentence(eval_config) -> None:
