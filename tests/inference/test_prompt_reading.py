@@ -7,6 +7,8 @@ import torch
 
 from tpir.inference.checkpoints import restorer_from_checkpoint
 from tpir.inference.model import Restorer
+from tpir.models.guidance import TextGuidance
+from tpir.text.classify import corpus_centroids
 from tpir.train import train
 
 STEPS = ("trainer.max_steps=2", "trainer.val_check_interval=2", "degradation=composite", "test_limit=1")
@@ -43,3 +45,10 @@ def test_a_model_without_strength_inputs_loads_and_says_what_it_cannot_do(model_
     assert any("one degradation at a time" in note for note in compound.notes)
     assert "note: this model reads no numbers" in read.summary()
     assert model.restore(torch.rand(3, 16, 16), "denoise with sigma 25").shape == (3, 16, 16)
+
+
+def test_reading_centroids_are_the_corpus_centroids(tiny_encoder, corpus, tmp_path: Path) -> None:
+    guidance = TextGuidance(tiny_encoder, corpus, tmp_path, read_tasks=["denoise", "derain", "dehaze"])
+    expected = corpus_centroids(tiny_encoder, corpus, tmp_path)  # what tpir-text explain reads with
+    assert guidance.categories == list(expected.categories)
+    torch.testing.assert_close(guidance.centroids, expected.centroids, atol=1e-5, rtol=0)

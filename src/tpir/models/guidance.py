@@ -112,8 +112,10 @@ class TextGuidance(Guidance):
             raise ValueError("reading prompts needs the corpus, or a model folder's lexicon and categories.")
         self.lexicon = Lexicon.from_dict(lexicon) if lexicon is not None else corpus.lexicon
         if corpus is not None:
-            free = [(row, p.category) for row, p in enumerate(corpus.train) if p.is_free_form]
-            found = CategoryCentroids(self.table[[r for r, _ in free]], [c for _, c in free])
+            free = [p for p in corpus.train if p.is_free_form]
+            found = CategoryCentroids(
+                self.table[[self.rows[p.sentence] for p in free]], [p.category for p in free]
+            )
             self.categories, centroids = list(found.categories), found.centroids
         else:
             self.categories = list(categories)
