@@ -10,7 +10,7 @@ same noise.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -112,15 +112,21 @@ def physical_order(tasks: Sequence[str]) -> list[str]:
 
 
 def stack_layers(
-    tasks: Sequence[str], generator: torch.Generator, params: dict[str, Any] | None = None
+    tasks: Sequence[str],
+    generator: torch.Generator,
+    params: dict[str, Any] | None = None,
+    sample_params: Callable[[str, torch.Generator], Any] | None = None,
 ) -> tuple[Layer, ...]:
     """Synthetic layers of ``tasks``, in physical order, each with its parameters and a seed drawn from
-    ``generator`` (parameters drawn too where ``params`` does not give them)."""
+    ``generator``. Parameters ``params`` does not give are drawn by ``sample_params(task, generator)``
+    (default: the task's own sampler)."""
     params = params or {}
     layers = []
     for task in physical_order(tasks):
         chosen = params.get(task)
         if chosen is None:
-            chosen = get_task(task).sample_params(generator)
+            chosen = (
+                sample_params(task, generator) if sample_params else get_task(task).sample_params(generator)
+            )
         layers.append(Layer(task, chosen, int(torch.randint(2**62, (1,), generator=generator))))
     return tuple(layers)

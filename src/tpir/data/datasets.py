@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from tpir.data.composite import Layer, Stack, physical_order
+from tpir.data.composite import Stack, physical_order, stack_layers
 from tpir.data.layout import ImagePair
 from tpir.data.photos import read_image_uint8, to_float
 from tpir.data.prompting import PromptMix, PromptWriter, pick
@@ -264,10 +264,7 @@ class TaskMixture(Dataset):
         item = int(torch.randint(len(source), (1,), generator=generator))
         real, clean = source.base(item, generator, self.crop_size)
         synthetic = present[1:] if real is not None else present
-        layers = tuple(
-            Layer(t, self._params(t, generator), int(torch.randint(2**62, (1,), generator=generator)))
-            for t in synthetic
-        )
+        layers = stack_layers(synthetic, generator, sample_params=self._params)
         return Stack(clean, layers, None if real is None else (present[0], real)), source.name(item)
 
     def _request(self, stack: Stack, generator: torch.Generator) -> tuple[list[str], dict[str, float], str]:

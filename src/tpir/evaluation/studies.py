@@ -22,7 +22,7 @@ import torch
 from tpir.data.composite import Stack, physical_order, stack_layers
 from tpir.data.datamodule import DataCatalog
 from tpir.data.datasets import PairSource, SyntheticPairs
-from tpir.data.prompting import join_list
+from tpir.data.prompting import join_list, pick
 from tpir.data.tasks import get_task
 from tpir.evaluation.protocol import Restore, apply_protocol
 from tpir.metrics.image_quality import psnr, ssim
@@ -223,9 +223,7 @@ def strength_study(
                 _, image = clean.base(index, generator, None)
                 params = task.sample_params(generator).with_number(true_number)
                 degraded, _ = task.apply(image, generator, params)
-                free = free_prompts[sweep.task][
-                    int(torch.randint(len(free_prompts[sweep.task]), (1,), generator=generator))
-                ]
+                free = pick(free_prompts[sweep.task], generator)
                 lq, gt = (apply_protocol(x, protocol)[None] for x in (degraded, image))
                 for prompt, _ in prompts:
                     restored = _scored(

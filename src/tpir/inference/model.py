@@ -161,6 +161,9 @@ class Restorer(nn.Module):
         self.__dict__["reader"] = None if reader is None else reader.requires_grad_(False).eval()
         self.centroids = centroids
         self._read: dict[tuple[str, str | None], ReadPrompt] = {}
+        self._display_reader: PromptReader | None = (
+            None  # the bundled lexicon, for models that read no prompts
+        )
 
     @property
     def tasks(self) -> list[str]:
@@ -224,8 +227,11 @@ class Restorer(nn.Module):
             reading = self.guidance.read(text, embedding)
             notes = []
         elif self.centroids is not None and embedding is not None:
-            reader = PromptReader(Lexicon.from_folders([bundled_corpus_dir()]), self.centroids)
-            reading = reader.read(text, lambda _: embedding.cpu())
+            if self._display_reader is None:
+                self._display_reader = PromptReader(
+                    Lexicon.from_folders([bundled_corpus_dir()]), self.centroids
+                )
+            reading = self._display_reader.read(text, lambda _: embedding.cpu())
             notes = []
             if any(number is not None for number in reading.removed.values()):
                 notes.append(

@@ -128,6 +128,7 @@ class TextGuidance(Guidance):
         self.register_buffer("centroids", centroids)
         self.reader = PromptReader(self.lexicon)
         self._readings: dict[str, Reading] = {}
+        self._instructions: dict[str, torch.Tensor] = {}  # instruction_vector of each prompt read
 
     @property
     def training_embeddings(self) -> torch.Tensor:
@@ -198,11 +199,13 @@ class TextGuidance(Guidance):
         embeddings = self.embed(prompts)
         if not self.read_tasks:
             return embeddings
-        readings = [
-            instruction_vector(self.read(p, e), self.read_tasks, self.lexicon)
-            for p, e in zip(prompts, embeddings, strict=True)
-        ]
-        return torch.cat([embeddings, torch.stack(readings).to(embeddings)], dim=-1)
+        for prompt, embedding in zip(prompts, embeddings, strict=True):
+            if prompt not in self._instructions:
+                self._instructions[prompt] = instruction_vector(
+                    self.read(prompt, embedding), self.read_tasks, self.lexicon
+                )
+        instructions = torch.stack([self._instructions[p] for p in prompts])
+        return torch.cat([embeddings, instructions.to(embeddings)], dim=-1)
 
 
 class TaskEmbeddingGuidance(Guidance):
