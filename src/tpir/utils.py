@@ -1,4 +1,5 @@
-"""Helpers shared by the entry points: building trainers from config, writing results."""
+"""Helpers shared by the entry points: building trainers from config, writing results and checkpoints
+whole or not at all, reading checkpoints without unpickling code."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig
+from typing_extensions import override
 
 log = logging.getLogger(__name__)
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
-    """A Trainer from ``cfg.trainer`` with the callbacks of ``cfg.callbacks`` and loggers of ``cfg.logger``.
+    """A Trainer from ``cfg.trainer`` with the callbacks of ``cfg.callbacks`` and loggers of ``cfg.logger``,
+    saving and loading checkpoints with :class:`SafeCheckpointIO`.
 
     Without a logger (``logger=none``) the learning-rate monitor has nowhere to write, so it is left out.
     """
@@ -28,7 +33,9 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     if not loggers:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[SafeCheckpointIO()]
+    )
 
 
 def _read_umask() -> int:
@@ -76,3 +83,53 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 def write_json_atomic(path: str | Path, payload: Any) -> Path:
     """Write ``payload`` as indented JSON, atomically (see :func:`write_text_atomic`)."""
     return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, incomplete, unsafe or of another run; the message names it."""
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """A checkpoint of tensors and plain values, loaded with ``weights_only=True`` passed explicitly, which
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn off: a file with code in it is refused, not run.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, not a checkpoint, or holds anything but tensors
+            and plain values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file.")
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise CheckpointError(
+            f"{path}: not a checkpoint that loads safely ({type(error).__name__}); expected a complete "
+            "Lightning checkpoint of tensors and plain values (weights_only=True)."
+        ) from error
+    if not isinstance(saved, dict):
+        raise CheckpointError(
+            f"{path}: holds a {type(saved).__name__}; expected a Lightning checkpoint (a dict)."
+        )
+    return saved
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint IO, saving through a temporary file renamed into place (a run killed while
+    saving leaves the previous checkpoint whole) and loading with :func:`load_checkpoint`, which is how
+    ``tpir-train ckpt_path=...`` reads its checkpoint too."""
+
+    @override
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        with atomic_path(path) as partial, partial.open("wb") as stream:
+            torch.save(checkpoint, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    @override
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return load_checkpoint(path, "cpu" if map_location is None else map_location)

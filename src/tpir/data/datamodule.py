@@ -6,6 +6,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -15,7 +16,9 @@ from typing_extensions import override
 
 from tpir.data.datasets import EvaluationSet, ImageBank, PairSource, RealPairs, SyntheticPairs, TaskMixture
 from tpir.data.layout import check_root, clean_train_images, task_test_sets, train_pairs
+from tpir.data.photos import PhotoError
 from tpir.data.prompting import PromptMix, PromptWriter
+from tpir.data.sampling import DataPosition, EpochKeys
 from tpir.data.tasks import TASKS, Task
 from tpir.text.corpus import BLIND_CATEGORY, InstructionCorpus
 
@@ -37,11 +40,39 @@ class DataCatalog:
     val: dict[str, PairSource]
     test: dict[str, tuple[str, PairSource]] = field(default_factory=dict)
 
+    def check_validation_is_not_test(self) -> None:
+        """Raise ValueError naming a validation image that is also a test image: choosing the best checkpoint
+        on test images would report a score tuned on the test set."""
+        tested = {image: name for name, (_, source) in self.test.items() for image in source.images()}
+        for task, source in self.val.items():
+            shared = [image for image in source.images() if image in tested]
+            if shared:
+                raise ValueError(
+                    f"the {task} validation set uses {shared[0]}, which is also in test set "
+                    f"{tested[shared[0]]!r} ({len(shared)} shared); validation images must not be test images."
+                )
 
-# The colour photographs scikit-image and scikit-learn ship, split once for all.
+    def preload(self) -> None:
+        """Read every image once, now (they stay in memory); raise PhotoError naming every unreadable one."""
+        banks = [bank for _, source in self.test.values() for bank in source.banks()]
+        banks += [bank for source in self.val.values() for bank in source.banks()]
+        banks += [bank for sources in self.train.values() for source, _ in sources for bank in source.banks()]
+        failures = {}
+        for bank in banks:
+            failures |= bank.preload()
+        if failures:
+            listed = "; ".join(f"{path} ({reason})" for path, reason in list(failures.items())[:5])
+            more = f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
+            raise PhotoError(
+                f"{len(failures)} image file(s) of this data config cannot be read: {listed}{more}. "
+                "Fix or remove them; expected readable images."
+            )
+
+
+# The colour photographs scikit-image and scikit-learn ship, split once for all: training, validation
+# (checkpoint selection) and test photos are three disjoint sets.
 BUNDLED_TRAIN = (
     "skimage:astronaut.png",
-    "skimage:chelsea.png",
     "skimage:hubble_deep_field.jpg",
     "skimage:ihc.png",
     "skimage:motorcycle_left.png",
@@ -49,6 +80,7 @@ BUNDLED_TRAIN = (
     "skimage:retina.jpg",
     "sklearn:flower.jpg",
 )
+BUNDLED_VAL = ("skimage:chelsea.png",)
 BUNDLED_TEST = ("skimage:coffee.png", "skimage:rocket.jpg", "sklearn:china.jpg")
 
 
@@ -124,19 +156,19 @@ def _validation_sources(bank: ImageBank, test_levels: Mapping[str, Sequence[floa
 def bundled_catalog(test_levels: Mapping[str, Sequence[float]] | None = None) -> DataCatalog:
     """The bundled default: photographs degraded synthetically, every declared task.
 
-    The held-out photographs are the validation sets (named by task) and the test sets
+    ``BUNDLED_VAL`` makes the validation sets (named by task), ``BUNDLED_TEST`` the test sets
     (``bundled_<task>``, ``bundled_denoise_sigma25``). ``test_levels`` gives the strengths of leveled
     tasks (default: sigma 25); validation uses the first.
     """
     test_levels = test_levels or {}
-    train, held_out = _bank(BUNDLED_TRAIN), _bank(BUNDLED_TEST)
+    train, val, test = _bank(BUNDLED_TRAIN), _bank(BUNDLED_VAL), _bank(BUNDLED_TEST)
     return DataCatalog(
         train={task: [(SyntheticPairs(train, task), 1.0)] for task in TASKS},
-        val=_validation_sources(held_out, test_levels),
+        val=_validation_sources(val, test_levels),
         test={
             name: item
             for task in TASKS.values()
-            for name, item in _degraded_sets(f"bundled_{task.name}", task, held_out, test_levels).items()
+            for name, item in _degraded_sets(f"bundled_{task.name}", task, test, test_levels).items()
         },
     )
 
@@ -206,8 +238,11 @@ class RestorationDataModule(L.LightningDataModule):
         mix: the shares of composite images and of each kind of training prompt (``PromptMix`` fields).
         rotate: augment with quarter turns besides flips (all 8 dihedral transforms).
         val_crop: centre crop of validation images, for speed; None keeps them whole.
-        seed: seed of the fixed evaluation sets.
+        seed: seed of the training samples and of the fixed evaluation sets.
         num_workers: DataLoader workers.
+
+    Its state (saved by Lightning in every checkpoint) is where the training data stands: a run resumed
+    from a checkpoint trains on the same samples, in the same order, as a straight run.
     """
 
     def __init__(
@@ -243,6 +278,7 @@ class RestorationDataModule(L.LightningDataModule):
         self.val_crop = val_crop
         self.seed = seed
         self.num_workers = num_workers
+        self._resume_at: DataPosition | None = None
 
     def _evaluation_set(self, name: str, task: str, source: PairSource, crop: int | None) -> EvaluationSet:
         prompts = self.corpus.sentences("test", task)
@@ -250,8 +286,13 @@ class RestorationDataModule(L.LightningDataModule):
 
     @override
     def setup(self, stage: str | None = None) -> None:
+        """Build the sets; before fitting, check that validation and test images differ and read every
+        image, so an unreadable file is named now, not when first sampled hours in."""
         if self.mix.blind > 0 and BLIND_CATEGORY not in self.corpus.categories:
             raise ValueError("datamodule.mix.blind > 0 needs the corpus's 'blind' category.")
+        if stage == "fit":
+            self.catalog.check_validation_is_not_test()
+            self.catalog.preload()
         self.train_set = TaskMixture(
             {task: self.catalog.train[task] for task in self.tasks},
             PromptWriter(self.corpus, "train"),
@@ -260,6 +301,7 @@ class RestorationDataModule(L.LightningDataModule):
             self.samples_per_epoch,
             mix=self.mix,
             rotate=self.rotate,
+            seed=self.seed,
         )
         self.val_sets = [self._evaluation_set(t, t, self.catalog.val[t], self.val_crop) for t in self.tasks]
         self.test_sets = [
@@ -274,14 +316,38 @@ class RestorationDataModule(L.LightningDataModule):
 
     @override
     def train_dataloader(self) -> DataLoader:
+        """Batches of this rank's share of each epoch's keys (``EpochKeys``); after a checkpoint is loaded,
+        starting where it stopped."""
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        keys = EpochKeys(len(self.train_set), self.seed, self.batch_size, rank, world)
+        if self._resume_at is not None:
+            keys.resume(self._resume_at)
+            self._resume_at = None
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=keys,
             num_workers=self.num_workers,
             drop_last=True,
             persistent_workers=self.num_workers > 0,
         )
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        """Where the training data stands, as the trainer counts it (batches trained in this epoch): what
+        Lightning saves of the datamodule in a checkpoint."""
+        trainer = self.trainer
+        if trainer is None:
+            return {}
+        trained = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return {"train_position": DataPosition(trainer.current_epoch, trained).to_dict()}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume the training data at the checkpoint's position (applied to the next training loader)."""
+        if "train_position" in state_dict:
+            self._resume_at = DataPosition.from_dict(state_dict["train_position"])
 
     def _evaluation_loaders(self, sets: Sequence[EvaluationSet]) -> list[DataLoader]:
         return [DataLoader(s, batch_size=1, num_workers=self.num_workers) for s in sets]

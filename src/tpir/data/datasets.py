@@ -18,8 +18,9 @@ from torch.utils.data import Dataset
 
 from tpir.data.composite import Stack, physical_order, stack_layers
 from tpir.data.layout import ImagePair
-from tpir.data.photos import read_image_uint8, to_float
+from tpir.data.photos import PhotoError, read_image_uint8, to_float
 from tpir.data.prompting import PromptMix, PromptWriter, pick
+from tpir.data.sampling import mixed_seed
 from tpir.data.tasks import get_task
 
 
@@ -50,6 +51,23 @@ class ImageBank:
             self._cache[index] = read_image_uint8(image)
         return self._cache[index]
 
+    def ids(self) -> list[str]:
+        """What tells the images apart across banks: resolved paths, or the names of in-memory images."""
+        return [
+            name if isinstance(image, torch.Tensor) else str(Path(image).resolve())
+            for image, name in zip(self.images, self.names, strict=True)
+        ]
+
+    def preload(self) -> dict[str, str]:
+        """Read every image now; returns the unreadable ones, {path: why}, and keeps the others."""
+        failures = {}
+        for index, image in enumerate(self.images):
+            try:
+                self[index]
+            except PhotoError as error:
+                failures[str(image)] = str(error).removeprefix(f"{image}: ").rstrip(".")
+        return failures
+
 
 class PairSource(Protocol):
     """Anything that yields aligned (lq, gt) pairs; ``pair`` returns float (3, H, W) images."""
@@ -69,6 +87,14 @@ class PairSource(Protocol):
         ...
 
     def name(self, index: int) -> str: ...
+
+    def banks(self) -> list[ImageBank]:
+        """The image banks it reads."""
+        ...
+
+    def images(self) -> list[str]:
+        """Ids of its clean images (:meth:`ImageBank.ids`)."""
+        ...
 
 
 def random_window(height: int, width: int, crop: int, generator: torch.Generator) -> tuple[int, int]:
@@ -117,6 +143,12 @@ class SyntheticPairs:
     def name(self, index: int) -> str:
         return self.bank.names[index]
 
+    def banks(self) -> list[ImageBank]:
+        return [self.bank]
+
+    def images(self) -> list[str]:
+        return self.bank.ids()
+
     def pair(
         self, index: int, generator: torch.Generator, crop: int | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,6 +177,12 @@ class RealPairs:
 
     def name(self, index: int) -> str:
         return self.pairs[index].lq.name
+
+    def banks(self) -> list[ImageBank]:
+        return [self.lq, self.gt]
+
+    def images(self) -> list[str]:
+        return self.gt.ids()
 
     def pair(
         self, index: int, generator: torch.Generator, crop: int | None
@@ -191,8 +229,10 @@ class TaskMixture(Dataset):
       ``mix.understate`` a strength below the true one, of which the target keeps the rest): the target is
       the image rebuilt without them, with the same noise and streaks.
 
-    Each sample's generator is seeded from the global torch RNG, which ``L.seed_everything(seed,
-    workers=True)`` seeds, so a run is reproducible and every epoch sees new crops and noise.
+    Samples are read by *key* (``tpir.data.sampling``): key ``k`` is sample ``k % length`` of epoch
+    ``k // length``, and all of its randomness is seeded from (``seed``, ``k``). So a sample is the same
+    whichever process or worker makes it and whatever ran before (a resumed run sees the data of a straight
+    one), and every epoch sees new crops, noise and prompts.
 
     Args:
         sources: per task, a list of (source, weight).
@@ -202,6 +242,7 @@ class TaskMixture(Dataset):
         length: samples per epoch.
         mix: the shares of composite images and of each kind of prompt.
         rotate: augment with quarter turns too (all 8 dihedral transforms), not only flips.
+        seed: seed of the run's samples.
 
     Raises:
         ValueError: ``mix.strengths`` names a task that is not trained or states no number.
@@ -216,6 +257,7 @@ class TaskMixture(Dataset):
         length: int,
         mix: PromptMix | None = None,
         rotate: bool = True,
+        seed: int = 0,
     ) -> None:
         self.tasks = list(sources)
         self.sources = sources
@@ -231,6 +273,7 @@ class TaskMixture(Dataset):
                     f"datamodule.mix.strengths.{task}: not a trained task whose prompts state a number."
                 )
         self.rotate = rotate
+        self.seed = seed
 
     def __len__(self) -> int:
         return self.length
@@ -306,8 +349,10 @@ class TaskMixture(Dataset):
                     numbers[task] = partly[task] = stated
         return named, partly, self.writer.write(named, numbers, generator)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
+    def __getitem__(self, key: int) -> dict[str, Any]:
+        """The sample of ``key`` (an index in ``range(length)`` is epoch 0's)."""
+        index = key % self.length
+        generator = torch.Generator().manual_seed(mixed_seed(self.seed, key))
         present = self._present(index, generator)
         stack, name = self._stack(present, generator)
         named, partly, prompt = self._request(stack, generator)

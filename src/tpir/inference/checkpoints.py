@@ -22,6 +22,7 @@ from tpir.optim import warmup_cosine
 from tpir.text.classify import corpus_centroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import TextEncoder, corpus_words, load_minilm, load_pretraining_bert, tiny_random_bert
+from tpir.utils import CheckpointError, load_checkpoint
 
 
 def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
@@ -118,13 +119,8 @@ def _check_targets(checkpoint: Path, config: Any) -> None:
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:
-    """A Lightning checkpoint, loaded without unpickling arbitrary objects."""
-    if not path.is_file():
-        raise ModelFolderError(f"{path}: no such checkpoint file.")
+    """A Lightning checkpoint, loaded without unpickling arbitrary objects (:func:`tpir.utils.load_checkpoint`)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        raise ModelFolderError(
-            f"{path}: not a checkpoint that loads safely ({type(error).__name__}); only Lightning "
-            "checkpoints of tensors and plain values load (weights_only=True)."
-        ) from error
+        return load_checkpoint(path)
+    except CheckpointError as error:
+        raise ModelFolderError(str(error)) from error

@@ -25,6 +25,8 @@ from tpir.viz.grids import comparison_grid
 VALIDATION_SCORES = ("psnr", "ssim", "psnr_input", "ssim_input")
 
 Config = Mapping[str, Any] | DictConfig
+# Key of a checkpoint's latest training and validation figures, {name: value}.
+LOGGED_METRICS = "logged_metrics"
 
 
 def plain(config: Config | None) -> dict[str, Any] | None:
@@ -153,6 +155,16 @@ class RestorationModule(L.LightningModule):
         for score, values in means.items():
             if values:
                 self.log(f"val/{score}", torch.stack(values).mean(), prog_bar=score == "psnr")
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the latest training and validation figures (``LOGGED_METRICS``), so that a run resumed
+        after its last step still reports them."""
+        checkpoint[LOGGED_METRICS] = {
+            key: float(value)
+            for key, value in self.trainer.callback_metrics.items()
+            if key.startswith(("train/", "val/"))
+        }
 
     @override
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -11,15 +13,21 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tpir.data.datamodule import RestorationDataModule
 from tpir.evaluation.protocol import Restore, score_sets
 from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
 from tpir.inference.card import TEST_TABLE_FILE, tested_table_text
-from tpir.models.module import RestorationModule
-from tpir.utils import build_trainer, write_json_atomic, write_text_atomic
+from tpir.models.module import LOGGED_METRICS, RestorationModule
+from tpir.utils import (
+    CheckpointError,
+    build_trainer,
+    load_checkpoint,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +35,34 @@ log = logging.getLogger(__name__)
 def fit_restorer(cfg: DictConfig) -> dict[str, float]:
     """Run stage 2 from a composed config; returns the metrics also written to ``metrics.json``.
 
-    ``cfg.ckpt_path`` resumes a run exactly (weights, optimizer, schedule, step). After training, the
+    ``cfg.ckpt_path`` resumes a run exactly (weights, optimizer, schedule, step, best checkpoint, and the
+    training data where it stopped), in the run folder the checkpoint belongs to. After training, the
     best checkpoint by ``cfg.optimized_metric`` (the last weights when none was kept) is scored on the
     test sets by ``tpir.evaluation.score_sets`` under ``cfg.protocol``, as ``tpir-eval`` scores it, and
     logged as ``test/<score>/<set>``. ``<optimized_metric>_best`` is the sweep objective. A run without a
     checkpoint (``debug=fast_dev_run``) saves ``checkpoints/last.ckpt``, so every run can be exported.
+
+    Raises:
+        CheckpointError: ``cfg.ckpt_path`` is missing, incomplete, unsafe or of another model.
     """
+    checkpoint = _resumed_checkpoint(cfg)
     datamodule: RestorationDataModule = instantiate(cfg.datamodule)
     module: RestorationModule = instantiate(cfg.module)
+    if checkpoint is not None:
+        check_same_model(Path(cfg.ckpt_path), checkpoint, module)
     trainer = build_trainer(cfg)
     wandb_loggers = [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
     for logger in wandb_loggers:
         # The run's config, resolved; without the hydra node that composing with return_hydra_config adds.
         run_config = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
         logger.log_hyperparams(OmegaConf.to_container(run_config, resolve=True))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "train/"))}
+    with warnings.catch_warnings():
+        # Lightning looks for the data position in the loader; this datamodule keeps it (its state_dict) and
+        # restores it into the loader's sampler, so a mid-epoch checkpoint resumes exactly.
+        warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    metrics = dict(checkpoint.get(LOGGED_METRICS, {})) if checkpoint is not None else {}
+    metrics |= {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "train/"))}
     metrics["trainer/global_step"] = trainer.global_step
 
     tested = _best_weights(trainer, module, Path(cfg.paths.output_dir) / "checkpoints")
@@ -68,6 +88,68 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def _resumed_checkpoint(cfg: DictConfig) -> dict[str, Any] | None:
+    """The checkpoint ``cfg.ckpt_path`` names, loaded safely, or None for a fresh run.
+
+    A checkpoint of a run folder (``<run>/checkpoints/*.ckpt``) makes that folder this run's output folder,
+    so the resumed run writes beside what it continues and keeps track of its best checkpoint.
+    """
+    if not cfg.get("ckpt_path"):
+        return None
+    path = Path(cfg.ckpt_path)
+    checkpoint = load_checkpoint(path)
+    if not isinstance(checkpoint.get("state_dict"), dict) or "loops" not in checkpoint:
+        raise CheckpointError(
+            f"{path}: not a stage-2 training checkpoint (no weights or no loop state); expected "
+            "<run>/checkpoints/last.ckpt of a tpir-train stage=restore run."
+        )
+    run_dir = path.resolve().parent.parent
+    if path.resolve().parent.name == "checkpoints" and (run_dir / ".hydra").is_dir():
+        log.info(
+            "Resuming from %s (step %s) in its run folder %s (this command's own log stays in %s).",
+            path,
+            checkpoint.get("global_step"),
+            run_dir,
+            cfg.paths.output_dir,
+        )
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(run_dir)
+    return checkpoint
+
+
+def check_same_model(path: Path, checkpoint: dict[str, Any], module: RestorationModule) -> None:
+    """Raise CheckpointError, in one sentence, if ``checkpoint`` holds another model than ``module``.
+
+    Names the first differing sizes of the backbone (``model.dim is 8 there and 16 here``), then weights of
+    another shape, then the weights one side lacks.
+    """
+    trained = (checkpoint.get("hyper_parameters") or {}).get("backbone")
+    trained = trained if isinstance(trained, dict) else {}
+    differences = [
+        f"model.{key} is {trained[key]!r} there and {value!r} here"
+        for key, value in module.hparams["backbone"].items()
+        if not key.startswith("_") and key in trained and trained[key] != value
+    ]
+    own = module.state_dict()
+    saved = checkpoint["state_dict"]
+    differences += [
+        f"{key} is {tuple(saved[key].shape)} there and {tuple(own[key].shape)} here"
+        for key in own
+        if key in saved and tuple(saved[key].shape) != tuple(own[key].shape)
+    ]
+    missing, unexpected = sorted(set(own) - set(saved)), sorted(set(saved) - set(own))
+    if missing:
+        differences.append(f"{len(missing)} weights of this model are not in it (e.g. {missing[0]})")
+    if unexpected:
+        differences.append(f"it has {len(unexpected)} weights this model lacks (e.g. {unexpected[0]})")
+    if differences:
+        more = f" (and {len(differences) - 2} more differences)" if len(differences) > 2 else ""
+        raise CheckpointError(
+            f"{path}: holds another model than this config builds: {'; '.join(differences[:2])}{more}; "
+            "resume with the config it was trained with (its run's .hydra/config.yaml)."
+        )
+
+
 def restore_with(module: RestorationModule) -> Restore:
     """What :func:`score_sets` calls: the module, in eval mode, on one whole image."""
     module.eval()
@@ -88,8 +170,7 @@ def _best_weights(trainer: L.Trainer, module: RestorationModule, folder: Path) -
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
     if best:
-        state = torch.load(best, map_location=module.device, weights_only=True)["state_dict"]
-        module.load_state_dict(state)
+        module.load_state_dict(load_checkpoint(best, module.device)["state_dict"])
         return Path(best)
     last = folder / "last.ckpt"
     if not last.is_file():
