@@ -85,16 +85,21 @@ def _assert_same(straight: dict[str, float], other: dict[str, float]) -> None:
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float], Path]:
-    """The metrics of an uninterrupted 40-step run, and the embedding cache the other runs share."""
+def straight(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float], Path, Path]:
+    """The metrics and run folder of an uninterrupted 40-step run, and the embedding cache the other runs
+    share."""
     root = tmp_path_factory.mktemp("straight")
     _train(root / "run", root / "cache")
-    return _metrics(root / "run"), root / "cache"
+    return _metrics(root / "run"), root / "run", root / "cache"
+
+
+def _csv_log(run_dir: Path) -> str:
+    return (run_dir / "csv" / "metrics.csv").read_text()
 
 
 @pytest.mark.slow
 def test_a_run_resumed_at_step_20_of_40_ends_as_the_straight_run(straight, tmp_path: Path) -> None:
-    expected, cache = straight
+    expected, straight_dir, cache = straight
     run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
     first = subprocess.Popen(
         _command(run_dir, cache), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -109,6 +114,7 @@ def test_a_run_resumed_at_step_20_of_40_ends_as_the_straight_run(straight, tmp_p
     metrics = _metrics(run_dir)  # written into the run folder the checkpoint belongs to
     assert metrics["trainer/global_step"] == 40
     _assert_same(expected, metrics)
+    assert _csv_log(run_dir) == _csv_log(straight_dir)  # the log keeps its history, step for step
 
 
 @pytest.mark.slow
@@ -116,7 +122,7 @@ def test_five_random_kills_and_resumes_end_as_the_straight_run(straight, tmp_pat
     """The first kill strikes during start-up, each later one at a random moment after the run has saved
     one more checkpoint (so the last ones land while testing), maybe mid-write; each time the run resumes
     from whatever ``last.ckpt`` then holds."""
-    expected, cache = straight
+    expected, _, cache = straight
     run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
     chance = random.Random(13)
     killed_at = []

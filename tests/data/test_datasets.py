@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tpir.data.datamodule import RestorationDataModule, benchmark_catalog, bundled_catalog
+from tpir.data.datamodule import DataCatalog, RestorationDataModule, benchmark_catalog, bundled_catalog
 from tpir.data.datasets import EvaluationSet, ImageBank, RealPairs, SyntheticPairs, TaskMixture
 from tpir.data.degradations import NoiseParams
 from tpir.data.layout import DataLayoutError, pair_id, train_pairs
@@ -164,6 +164,48 @@ def test_shared_benchmark_data_pairs_up() -> None:
     lq, gt = rain100l.pair(0, torch.Generator(), None)
     assert task == "derain" and lq.shape == gt.shape
     assert bool((lq >= gt - 1 / 255).all()), "Rain100L rain is additive"
+
+
+def _image_ids(sources) -> set[str]:
+    return {image for source in sources for image in source.images()}
+
+
+def test_bundled_training_validation_and_test_photos_are_disjoint() -> None:
+    catalog = bundled_catalog()
+    catalog.check_validation_is_not_test()
+    train = _image_ids(source for sources in catalog.train.values() for source, _ in sources)
+    val = _image_ids(catalog.val.values())
+    test = _image_ids(source for _, source in catalog.test.values())
+    assert val and not val & test and not val & train and not train & test
+
+    on_test = DataCatalog(
+        catalog.train, {"denoise": catalog.test["bundled_denoise_sigma25"][1]}, catalog.test
+    )
+    with pytest.raises(
+        ValueError, match=r"the denoise validation set uses coffee\.png, which is also in test set"
+    ):
+        on_test.check_validation_is_not_test()
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not beside the project")
+def test_benchmark_validation_images_are_not_test_images() -> None:
+    catalog = benchmark_catalog(SHARED_DATA)
+    catalog.check_validation_is_not_test()
+    assert not _image_ids(catalog.val.values()) & _image_ids(source for _, source in catalog.test.values())
+
+
+def test_unreadable_images_are_all_named_at_once(tmp_path: Path) -> None:
+    good = tmp_path / "good.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(good)
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not an image")
+    bank = ImageBank([good, tmp_path / "empty.png", tmp_path / "text.png"])
+    catalog = DataCatalog(train={"denoise": [(SyntheticPairs(bank, "denoise"), 1.0)]}, val={})
+    with pytest.raises(
+        PhotoError, match=r"2 image file\(s\) of this data config cannot be read: .*empty\.png.*text\.png"
+    ):
+        catalog.preload()
+    assert bank._cache.keys() == {0}  # the readable one is kept
 
 
 def test_dihedral_augmentation_draws_all_eight_and_moves_pairs_together() -> None:

@@ -30,7 +30,7 @@ from tpir.evaluation.studies import (
     strength_table,
 )
 from tpir.evaluation.tables import csv_text, markdown, output_vs_input_row, table1
-from tpir.inference.checkpoints import restorer_from_checkpoint
+from tpir.inference.checkpoints import find_checkpoint, restorer_from_checkpoint
 from tpir.inference.model import Restorer
 from tpir.utils import atomic_path, write_json_atomic, write_text_atomic
 from tpir.viz.strength import plot_strength_walk
@@ -43,8 +43,9 @@ def load_model(cfg: DictConfig) -> tuple[Restorer, str]:
     if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={cfg.device}, but CUDA is not available here; use device=cpu.")
     if cfg.ckpt_path:
-        model = restorer_from_checkpoint(cfg.ckpt_path)
-        name = Path(cfg.ckpt_path).resolve().parent.parent.name
+        checkpoint = find_checkpoint(cfg.ckpt_path)
+        model = restorer_from_checkpoint(checkpoint)
+        name = checkpoint.resolve().parent.parent.name
     else:
         if not Path(cfg.model_dir).is_dir():
             raise ValueError(

@@ -25,6 +25,18 @@ from tpir.text.encoder import TextEncoder, corpus_words, load_minilm, load_pretr
 from tpir.utils import CheckpointError, load_checkpoint
 
 
+def find_checkpoint(path: str | Path) -> Path:
+    """``path`` itself, or in a run folder ``checkpoints/best.ckpt``, else ``checkpoints/last.ckpt`` (a run
+    shorter than one validation interval keeps no best)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    for name in ("best.ckpt", "last.ckpt"):
+        if (path / "checkpoints" / name).is_file():
+            return path / "checkpoints" / name
+    raise ModelFolderError(f"{path}: a folder without checkpoints/best.ckpt or checkpoints/last.ckpt.")
+
+
 def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
     """Rebuild from a stage-2 training checkpoint, which carries its config as hyper-parameters.
 

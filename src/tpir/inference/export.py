@@ -17,18 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tpir.inference.card import model_card, tested_table_of
-from tpir.inference.checkpoints import restorer_from_checkpoint
+from tpir.inference.checkpoints import find_checkpoint, restorer_from_checkpoint
 from tpir.inference.model import ModelFolderError
-
-
-def find_checkpoint(path: Path) -> Path:
-    """``path`` itself, or in a run folder ``checkpoints/best.ckpt``, else ``checkpoints/last.ckpt``."""
-    if not path.is_dir():
-        return path
-    for name in ("best.ckpt", "last.ckpt"):
-        if (path / "checkpoints" / name).is_file():
-            return path / "checkpoints" / name
-    raise ModelFolderError(f"{path}: a folder without checkpoints/best.ckpt or checkpoints/last.ckpt.")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

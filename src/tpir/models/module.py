@@ -143,6 +143,8 @@ class RestorationModule(L.LightningModule):
 
     @override
     def on_validation_epoch_end(self) -> None:
+        """Log each set's scores and their mean. The metrics are already reduced over processes; sync_dist
+        tells Lightning so (under DDP, every process logs the same values)."""
         means: dict[str, list[torch.Tensor]] = {score: [] for score in VALIDATION_SCORES}
         for name, scores in self.scores.items():
             if not scores["psnr"].update_count:
@@ -150,11 +152,11 @@ class RestorationModule(L.LightningModule):
             for score, metric in scores.items():
                 value = metric.compute()
                 means[score].append(value)
-                self.log(f"val/{score}/{name}", value)
+                self.log(f"val/{score}/{name}", value, sync_dist=True)
                 metric.reset()
         for score, values in means.items():
             if values:
-                self.log(f"val/{score}", torch.stack(values).mean(), prog_bar=score == "psnr")
+                self.log(f"val/{score}", torch.stack(values).mean(), prog_bar=score == "psnr", sync_dist=True)
 
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import warnings
 from pathlib import Path
@@ -11,7 +12,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -60,6 +61,9 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
         # Lightning looks for the data position in the loader; this datamodule keeps it (its state_dict) and
         # restores it into the loader's sampler, so a mid-epoch checkpoint resumes exactly.
         warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+        if checkpoint is not None:  # continuing in its run folder, whose checkpoints and logs are expected
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+            keep_csv_history(trainer, int(checkpoint.get("global_step", 0)))
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     metrics = dict(checkpoint.get(LOGGED_METRICS, {})) if checkpoint is not None else {}
     metrics |= {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "train/"))}
@@ -114,7 +118,31 @@ def _resumed_checkpoint(cfg: DictConfig) -> dict[str, Any] | None:
         )
         with open_dict(cfg):
             cfg.paths.output_dir = str(run_dir)
+        for unfinished in path.resolve().parent.glob(".*.partial"):  # left by a run killed while saving
+            unfinished.unlink()
     return checkpoint
+
+
+def keep_csv_history(trainer: L.Trainer, step: int) -> None:
+    """Keep the rows a resumed run's CSV log had before its checkpoint's ``step``.
+
+    Lightning's CSVLogger starts its ``metrics.csv`` afresh in a folder that has one; rows logged after the
+    checkpoint (by a run killed later) are dropped, since the resumed run logs those steps again.
+    """
+    for logger in trainer.loggers:
+        path = Path(logger.log_dir or "") / "metrics.csv" if isinstance(logger, CSVLogger) else None
+        if path is None or not path.is_file():
+            continue
+        with path.open(newline="") as stream:
+            reader = csv.DictReader(stream)
+            rows = [row for row in reader if row.get("step") and int(float(row["step"])) < step]
+            columns = list(reader.fieldnames or [])
+        writer = logger.experiment  # creating it removes the old file
+        writer.metrics_keys = sorted(columns)
+        with path.open("w", newline="") as stream:
+            table = csv.DictWriter(stream, fieldnames=writer.metrics_keys)
+            table.writeheader()
+            table.writerows(rows)
 
 
 def check_same_model(path: Path, checkpoint: dict[str, Any], module: RestorationModule) -> None:
