@@ -4,9 +4,11 @@ whole or not at all, reading checkpoints without unpickling code."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,10 +57,18 @@ def current_umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, exclusive: bool = False) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; on success it becomes ``path`` in one step.
 
-    The file gets the mode of an ordinary new file; on failure the temporary file is removed.
+    The file gets the mode of an ordinary new file; the temporary file is removed whatever happens.
+
+    Args:
+        path: the file to write.
+        exclusive: never replace ``path``: the finished file is linked to it, which fails if ``path`` has
+            appeared meanwhile, so of two writers of one new file exactly one wins.
+
+    Raises:
+        FileExistsError: ``exclusive`` and ``path`` exists.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,10 +77,52 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(partial)
         os.chmod(partial, 0o666 & ~_UMASK)  # mkstemp makes owner-only files
-        os.replace(partial, path)
+        if exclusive:
+            _publish_exclusive(Path(partial), path)
+        else:
+            os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
+
+
+def already_exists(path: Path) -> FileExistsError:
+    """The error of a write that would replace ``path`` without being asked to."""
+    return FileExistsError(f"{path}: already exists; pass --overwrite to replace it.")
+
+
+# Why a filesystem refuses a hard link although the folder is writable (FAT, some network mounts).
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS)
+
+
+def _publish_exclusive(partial: Path, path: Path) -> None:
+    """Give the finished file ``partial`` the new name ``path``, in one step that fails if ``path`` exists.
+
+    A hard link is made atomically and never replaces a file. Where the filesystem has no hard links, the
+    file is copied into ``path`` opened with ``O_CREAT | O_EXCL``: as exclusive, but readers could see it
+    half-copied, and a failed copy is removed.
+
+    Raises:
+        FileExistsError: ``path`` exists.
+    """
+    try:
+        os.link(partial, path)
+        return
+    except FileExistsError:
+        raise already_exists(path) from None
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+    try:
+        target = path.open("xb")  # closed below, after the copy
+    except FileExistsError:
+        raise already_exists(path) from None
+    try:
+        with target, partial.open("rb") as source:
+            shutil.copyfileobj(source, target)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -79,3 +79,9 @@ def test_an_unusable_model_and_a_photo_over_the_limit_are_messages(
 def test_the_model_list_holds_the_exported_folders(model_folder: Path, tmp_path: Path) -> None:
     assert find_models(model_folder.parent) == [model_folder]
     assert find_models(tmp_path / "missing") == []
+
+
+def test_a_low_confidence_prompt_is_said_so_on_the_page(shelf, model_folder: Path, tmp_path: Path) -> None:
+    result = restore_upload(shelf, model_folder, photo(tmp_path), "make it look like a cat", tmp_path)
+    assert "note: the prompt is understood with low confidence (0." in result.understood
+    assert "note:" not in restore_upload(shelf, model_folder, photo(tmp_path), PROMPT, tmp_path).understood

@@ -1,4 +1,7 @@
+import errno
+import io
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -7,6 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+from tpir import utils
 from tpir.data import photos
 from tpir.data.photos import Photo, PhotoError, read_photo, write_photo
 
@@ -269,3 +273,87 @@ def test_float_gray_tiff_is_read_as_values_in_0_1(tmp_path: Path) -> None:
     photo = read_photo(tmp_path / "float.tif")
     assert photo.grayscale and photo.bit_depth == 32
     np.testing.assert_allclose(photo.rgb[0].numpy(), values)
+
+
+@pytest.mark.parametrize("hard_links", [True, False], ids=["link", "no-hard-links"])
+def test_two_writers_of_one_new_file_one_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hard_links: bool
+) -> None:
+    # Both writers pass the existence check and encode their whole file before either gives it its name.
+    both_encoded = threading.Barrier(2, timeout=10)
+    save = Image.Image.save
+
+    def save_then_wait(image: Image.Image, *args: object, **kwargs: object) -> None:
+        save(image, *args, **kwargs)
+        both_encoded.wait()
+
+    def refuse_links(*args: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(Image.Image, "save", save_then_wait)
+    if not hard_links:
+        monkeypatch.setattr(utils.os, "link", refuse_links)
+    target = tmp_path / "out.png"
+    rivals = [Photo(torch.full((3, 4, 5), level / 255), None, 8, False) for level in (10, 200)]
+    outcomes: dict[int, object] = {}
+
+    def write(index: int) -> None:
+        try:
+            outcomes[index] = write_photo(rivals[index], target)
+        except Exception as error:
+            outcomes[index] = error
+
+    writers = [threading.Thread(target=write, args=(index,)) for index in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+
+    winners = [index for index, outcome in outcomes.items() if outcome == target]
+    losers = [outcome for outcome in outcomes.values() if isinstance(outcome, FileExistsError)]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert str(losers[0]) == f"{target}: already exists; pass --overwrite to replace it."
+    assert read_photo(target).rgb.equal(rivals[winners[0]].rgb)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+@pytest.mark.parametrize(("suffix", "frames"), [(".gif", 3), (".tif", 2)])
+def test_several_frames_are_refused_naming_the_count(tmp_path: Path, suffix: str, frames: int) -> None:
+    images = [Image.fromarray(random_pixels((6, 8, 3), seed=seed)) for seed in range(frames)]
+    path = tmp_path / f"several{suffix}"
+    images[0].save(path, save_all=True, append_images=images[1:])
+    with pytest.raises(PhotoError) as refused:
+        read_photo(path)
+    assert str(refused.value) == (
+        f"{path}: has {frames} frames (an animation or a multi-page file); tpir restores still images: "
+        "extract the frame you want first."
+    )
+
+
+def test_a_one_frame_gif_is_read(tmp_path: Path) -> None:
+    pixels = random_pixels((6, 8), seed=3)
+    Image.fromarray(pixels).save(tmp_path / "still.gif")
+    photo = read_photo(tmp_path / "still.gif")
+    assert photo.rgb.shape == (3, 6, 8)
+    np.testing.assert_array_equal(as_levels(photo.rgb, 255), np.stack([pixels] * 3))  # a gray palette
+
+
+def test_a_folder_no_file_can_be_made_in_is_found_before_writing() -> None:
+    # /proc refuses new files even to root, for whom os.access says yes everywhere.
+    with pytest.raises(PhotoError, match=r"^/proc/x\.png: cannot write into /proc \(.+\)\.$"):
+        photos.check_writable("/proc/x.png")
+
+
+def test_a_tiff_whose_second_page_has_no_size_raises_photo_error(tmp_path: Path) -> None:
+    stream = io.BytesIO()
+    Image.fromarray(random_pixels((10, 12, 3))).save(stream, format="TIFF")
+    data = bytearray(stream.getvalue())
+    first = struct.unpack("<I", data[4:8])[0]  # little-endian TIFF: the first page's directory
+    entries = struct.unpack("<H", data[first : first + 2])[0]
+    # The first page now points to a second one whose directory holds a height but no width.
+    data[first + 2 + 12 * entries : first + 6 + 12 * entries] = struct.pack("<I", len(data))
+    data += struct.pack("<HHHII", 1, 257, 4, 1, 10) + struct.pack("<I", 0)
+    (tmp_path / "broken.tif").write_bytes(bytes(data))
+    # Pillow raises TypeError("Missing dimensions") while counting the pages.
+    with pytest.raises(PhotoError, match=r"broken\.tif: not a readable image \(Missing dimensions\)"):
+        read_photo(tmp_path / "broken.tif")

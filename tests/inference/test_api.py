@@ -1,5 +1,6 @@
 """``tpir.load(folder).restore(image, prompt)`` on every kind of image it takes."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from PIL import Image
 
 import tpir
 from tpir.data.photos import PhotoError, read_photo
+from tpir.inference.model import PromptWarning
 
 PROMPT = "please remove the rain"
 
@@ -83,3 +85,21 @@ def test_the_prompt_is_read_once_and_bad_input_is_one_sentence(model) -> None:
         model.restore([1, 2, 3], PROMPT)
     with pytest.raises(PhotoError, match="no such file"):
         read_photo("missing.png")
+
+
+def test_a_low_confidence_prompt_gives_a_note_and_a_warning(model) -> None:
+    read = model.read_prompt("make it look like a cat")  # the tiny encoder is never sure of a free prompt
+    assert read.reading.is_doubtful and read.notes[0].startswith(
+        "the prompt is understood with low confidence"
+    )
+    assert f"note: {read.notes[0]}" in read.summary()
+    image = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(PromptWarning) as caught:
+        model.restore(image, "make it look like a cat")
+    assert [str(w.message) for w in caught] == [f"'make it look like a cat': {note}" for note in read.notes]
+    assert {w.filename for w in caught} == {__file__}  # they point at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a prompt read beforehand, or named by words, warns of nothing
+        model.restore(image, read)
+        model.restore(image, PROMPT)
+        assert model.read_prompt(PROMPT).notes == ()

@@ -3,10 +3,11 @@ an older model still loads and says what it cannot do."""
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from tpir.inference.checkpoints import restorer_from_checkpoint
-from tpir.inference.model import Restorer
+from tpir.inference.model import PromptWarning, Restorer
 from tpir.models.guidance import TextGuidance
 from tpir.text.classify import corpus_centroids
 from tpir.train import train
@@ -44,7 +45,8 @@ def test_a_model_without_strength_inputs_loads_and_says_what_it_cannot_do(model_
     compound = model.read_prompt("remove the rain and the noise")
     assert any("one degradation at a time" in note for note in compound.notes)
     assert "note: this model reads no numbers" in read.summary()
-    assert model.restore(torch.rand(3, 16, 16), "denoise with sigma 25").shape == (3, 16, 16)
+    with pytest.warns(PromptWarning, match="this model reads no numbers"):  # a string's notes are told
+        assert model.restore(torch.rand(3, 16, 16), "denoise with sigma 25").shape == (3, 16, 16)
 
 
 def test_reading_centroids_are_the_corpus_centroids(tiny_encoder, corpus, tmp_path: Path) -> None:

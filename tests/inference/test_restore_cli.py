@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from PIL import Image
 
 from tpir.data.photos import Photo, read_photo, write_photo
+from tpir.inference.model import Restorer
 from tpir.inference.restore import main
 from tpir.metrics.image_quality import psnr
 
@@ -267,3 +269,79 @@ def test_two_inputs_never_share_an_output(
         err
         == f"tpir-restore: {tmp_path / 'out' / 'a_restored.png'}: already written from {a} in this run; give the inputs distinct names.\n"
     )
+
+
+@pytest.mark.parametrize("during", ["restore", "write"])
+def test_ctrl_c_is_one_line_and_leaves_no_half_file(
+    capsys: pytest.CaptureFixture[str],
+    model_folder: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    during: str,
+):
+    sources = [save(pixels(3, seed=seed), tmp_path / f"{name}.png") for seed, name in enumerate("abc")]
+    calls = 0
+    original = Restorer.restore_photo if during == "restore" else Image.Image.save
+
+    def interrupt_the_second(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    if during == "restore":
+        monkeypatch.setattr(Restorer, "restore_photo", interrupt_the_second)
+    else:
+        monkeypatch.setattr(Image.Image, "save", interrupt_the_second)
+    status, out, err = restore(capsys, model_folder, *sources, "--out-dir", tmp_path / "out")
+    assert status == 130
+    assert err == "tpir-restore: interrupted; wrote 1 of 3 photos, nothing half-written.\n"
+    assert out.count("wrote ") == 1
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a_restored.png"]  # no .partial file
+
+
+def counting_restores(monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
+    """The source of every photo the model restores from now on."""
+    restored: list[Path | None] = []
+    original = Restorer.restore_photo
+
+    def count(model: Restorer, photo: Photo, *args: object, **kwargs: object) -> Photo:
+        restored.append(photo.source)
+        return original(model, photo, *args, **kwargs)
+
+    monkeypatch.setattr(Restorer, "restore_photo", count)
+    return restored
+
+
+def test_an_output_that_cannot_be_written_stops_before_any_restore(
+    capsys: pytest.CaptureFixture[str], model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    restored = counting_restores(monkeypatch)
+    source = save(pixels(3), tmp_path / "photo.png")
+    status, out, err = restore(capsys, model_folder, source, "-o", "/proc/x.png")
+    assert status == 2 and out == ""
+    assert err.startswith("tpir-restore: error: -o /proc/x.png: cannot write into /proc (") and err.endswith(
+        ").\n"
+    ), err
+    status, out, err = restore(capsys, model_folder, source, "--out-dir", "/proc")
+    assert status == 2 and out == ""
+    assert err.startswith("tpir-restore: error: --out-dir /proc: cannot write into it ("), err
+    assert restored == []
+
+
+def test_a_low_confidence_prompt_is_said_so(
+    capsys: pytest.CaptureFixture[str], model_folder: Path, tmp_path: Path
+):
+    source = save(pixels(3), tmp_path / "photo.png")
+    # The tiny random encoder places every prompt without a lexicon word near all categories alike.
+    status, out, _ = run(capsys, source, "--prompt", "make it look like a cat", "--model", model_folder)
+    assert status == 0
+    understood, note = out.splitlines()[:2]
+    assert "(understood from the embedding, confidence 0." in understood
+    assert re.fullmatch(
+        r"note: the prompt is understood with low confidence \(0\.\d\d\): none of its words names a "
+        r'degradation and its meaning is only weakly nearest to .+; name what to remove, e\.g\. "remove .+"\.',
+        note,
+    ), note
+    assert "note:" not in restore(capsys, model_folder, source, "--overwrite")[1]  # named by words

@@ -7,7 +7,7 @@ from tpir.text.classify import CategoryCentroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PromptError
 from tpir.text.lexicon import Lexicon, LexiconError
-from tpir.text.reading import PromptReader, Reading, instruction_vector
+from tpir.text.reading import LOW_CONFIDENCE, PromptReader, Reading, instruction_vector
 
 TASKS = ["denoise", "derain", "dehaze"]
 
@@ -115,3 +115,22 @@ def test_a_lexicon_line_without_three_fields_names_the_line(tmp_path) -> None:
 def test_the_lexicon_survives_a_round_trip_through_plain_values() -> None:
     lexicon = InstructionCorpus.load().lexicon
     assert Lexicon.from_dict(lexicon.to_dict()) == lexicon
+
+
+def test_a_prompt_placed_by_little_is_doubted_with_a_plainer_prompt() -> None:
+    centroids = CategoryCentroids(torch.eye(3), ["denoise", "derain", "blind"])
+    reader = PromptReader(InstructionCorpus.load().lexicon, centroids)
+    # Cosines 0.585, 0.574, 0.574 at temperature 0.05: confidence 0.386, just below LOW_CONFIDENCE.
+    vague = reader.read("make it look like a cat", lambda _: torch.tensor([1.02, 1.0, 1.0]))
+    assert vague.removed == {"denoise": None} and vague.confidence < LOW_CONFIDENCE and vague.is_doubtful
+    assert reader.doubt(vague) == (
+        f"the prompt is understood with low confidence ({vague.confidence:.2f}): none of its words names a "
+        'degradation and its meaning is only weakly nearest to denoise; name what to remove, e.g. "remove the noise".'
+    )
+    vague_blind = reader.read("do the thing", lambda _: torch.tensor([1.0, 1.0, 1.02]))
+    assert vague_blind.blind and reader.doubt(vague_blind).endswith(
+        'nearest to every degradation (blind); name what to remove, e.g. "remove all degradation".'
+    )
+    clear = reader.read("make the streaky bits go", lambda _: torch.tensor([0.1, 1.0, 0.1]))
+    assert clear.confidence >= LOW_CONFIDENCE and reader.doubt(clear) is None
+    assert reader.doubt(Reading({"derain": None}, confidence=0.3, by_words=True)) is None  # words are sure

@@ -8,6 +8,7 @@ convert from and to in-memory PIL images and numpy arrays (:func:`photo_from_pil
 
 from __future__ import annotations
 
+import tempfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from tpir.utils import atomic_path
+from tpir.utils import already_exists, atomic_path
 
 # Output format by file suffix; alpha is written only where the format holds it, 16 bits only to PNG.
 WRITE_FORMATS = {
@@ -38,6 +39,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 # What the training data and the benchmark layout list as images.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+# Many camera JPEGs are MPO files: the photo first, then a preview or a second view; the photo is read.
+_FIRST_FRAME_FORMATS = ("MPO",)
 
 
 class PhotoError(ValueError):
@@ -85,22 +88,32 @@ def read_photo(path: str | Path) -> Photo:
     colour PNG. 16-bit colour TIFF is read at 8 bits, as Pillow gives it.
 
     Raises:
-        PhotoError: the file is missing, empty, not an image, truncated or has no pixels.
+        PhotoError: the file is missing, empty, not an image, truncated, has no pixels, or holds several
+            frames (an animation or a multi-page TIFF).
     """
     path = Path(path)
     if not path.exists():
         raise PhotoError(f"{path}: no such file.")
     if path.is_file() and path.stat().st_size == 0:
         raise PhotoError(f"{path}: file is empty (0 bytes); expected an image.")
-    # Pillow's UnidentifiedImageError is an OSError; corrupt headers raise SyntaxError or ValueError.
+    # Pillow's UnidentifiedImageError is an OSError; corrupt headers raise SyntaxError, ValueError or
+    # TypeError (a TIFF without dimensions, or with a fraction where a count belongs).
     try:
         with Image.open(path) as image:
+            frames = 1 if image.format in _FIRST_FRAME_FORMATS else getattr(image, "n_frames", 1)
+            if frames > 1:
+                raise PhotoError(
+                    f"{path}: has {frames} frames (an animation or a multi-page file); tpir restores still "
+                    "images: extract the frame you want first."
+                )
             colour_type = _png_16bit_colour_type(path) if image.format == "PNG" else None
             if colour_type is None:
                 pixels = _pixels(ImageOps.exif_transpose(image))
             else:
                 pixels = _png_16bit_pixels(path, colour_type)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except PhotoError:
+        raise
+    except (OSError, SyntaxError, ValueError, TypeError, Image.DecompressionBombError) as error:
         raise PhotoError(f"{path}: not a readable image ({error}).") from error
     height, width, _ = pixels.shape
     if height == 0 or width == 0:
@@ -130,13 +143,14 @@ def write_photo(photo: Photo, path: str | Path, *, overwrite: bool = False) -> P
     Grayscale sources are written with one channel (their luma), 16-bit sources as 16-bit PNG (8 bits
     in other formats), alpha where the format holds it (PNG, TIFF, WebP; dropped otherwise). Values are
     clipped to [0, 1] and rounded to the nearest level. The file appears whole or not at all: it is
-    written beside ``path`` under a temporary name and then renamed.
+    written beside ``path`` under a temporary name, then renamed over ``path`` (``overwrite``) or linked
+    to it, which fails if ``path`` has appeared meanwhile: of two writers of one new file, one wins.
 
     Returns:
         ``path``.
 
     Raises:
-        PhotoError: the suffix is not one of :data:`WRITE_FORMATS`.
+        PhotoError: the suffix is not one of :data:`WRITE_FORMATS`, or no file can be made in the folder.
         FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
@@ -144,7 +158,7 @@ def write_photo(photo: Photo, path: str | Path, *, overwrite: bool = False) -> P
     bit_depth = 16 if photo.bit_depth > 8 and file_format == "PNG" else 8
     pixels = _quantize(_channels(photo, with_alpha=file_format in _ALPHA_FORMATS), bit_depth)
 
-    with atomic_path(path) as partial, partial.open("wb") as stream:
+    with atomic_path(path, exclusive=not overwrite) as partial, partial.open("wb") as stream:
         if bit_depth == 16:
             _write_png_16bit(pixels, stream)
         else:
@@ -157,7 +171,8 @@ def check_writable(path: str | Path, overwrite: bool = False) -> str:
     """The format a photo would be written to ``path`` in, checked before any work is done.
 
     Raises:
-        PhotoError: the suffix is not one of :data:`WRITE_FORMATS`.
+        PhotoError: the suffix is not one of :data:`WRITE_FORMATS`, or no file can be made in the folder
+            of ``path`` (see :func:`check_folder_writable`).
         FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
@@ -166,8 +181,26 @@ def check_writable(path: str | Path, overwrite: bool = False) -> str:
         kind = f"{path.suffix!r} files" if path.suffix else "files without a suffix"
         raise PhotoError(f"{path}: cannot write {kind}; expected a suffix among {', '.join(WRITE_FORMATS)}.")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass --overwrite to replace it.")
+        raise already_exists(path)
+    try:
+        check_folder_writable(path.parent)
+    except OSError as error:
+        raise PhotoError(f"{path}: cannot write into {path.parent} ({error.strerror or error}).") from error
     return file_format
+
+
+def check_folder_writable(folder: str | Path) -> None:
+    """Make and remove a temporary file in ``folder``, or, where it does not exist yet, in the nearest
+    folder above it (where it would be created). ``os.access`` cannot tell: for root it says yes even
+    where the kernel refuses (``/proc``, read-only mounts).
+
+    Raises:
+        OSError: what the attempt raised (``strerror`` says why).
+    """
+    folder = Path(folder)
+    existing = next((f for f in (folder, *folder.parents) if f.exists()), Path("."))
+    with tempfile.NamedTemporaryFile(dir=existing, prefix=".tpir-probe-"):
+        pass
 
 
 def _pixels(image: Image.Image) -> np.ndarray:

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,11 @@ class ModelFolderError(ValueError):
     """A model folder or checkpoint that cannot be used; the message names it and says why."""
 
 
+class PromptWarning(UserWarning):
+    """A note on a prompt given as a string to ``restore``, whose :class:`ReadPrompt` the caller never sees
+    (``warnings.filterwarnings("ignore", category=PromptWarning)`` silences them)."""
+
+
 def model_config(
     tasks: list[str],
     backbone: dict[str, Any],
@@ -110,7 +116,8 @@ class ReadPrompt:
         understanding: the nearest corpus category and its confidence, when the model has centroids.
         reading: every degradation the prompt names to remove (with its number) or keep; None when the
             model has no text reader.
-        notes: what this model cannot do of what the prompt asks (one sentence each).
+        notes: what the user should know of this reading, one sentence each: a low confidence
+            (:meth:`PromptReader.doubt`), then what this model cannot do of what the prompt asks.
     """
 
     text: str
@@ -221,18 +228,19 @@ class Restorer(nn.Module):
 
         A model trained to read prompts (``read_tasks``) reads them as in training. Any other model with
         centroids is read for the user's sake with the bundled lexicon, and says that numbers, compound
-        and keep prompts do not reach it.
+        and keep prompts do not reach it. Either says first when the prompt is understood with low
+        confidence (:meth:`PromptReader.doubt`).
         """
         if isinstance(self.guidance, TextGuidance) and self.guidance.reader is not None:
             reading = self.guidance.read(text, embedding)
-            notes = []
+            notes = [self.guidance.reader.doubt(reading)]
         elif self.centroids is not None and embedding is not None:
             if self._display_reader is None:
                 self._display_reader = PromptReader(
                     Lexicon.from_folders([bundled_corpus_dir()]), self.centroids
                 )
             reading = self._display_reader.read(text, lambda _: embedding.cpu())
-            notes = []
+            notes = [self._display_reader.doubt(reading)]
             if any(number is not None for number in reading.removed.values()):
                 notes.append(
                     "this model reads no numbers (it was trained before strength prompts); the strength is its own guess."
@@ -248,7 +256,7 @@ class Restorer(nn.Module):
             notes.append(
                 f"this model was not trained for {', '.join(unknown)} (its tasks: {', '.join(self.tasks)})."
             )
-        return reading, tuple(notes)
+        return reading, tuple(note for note in notes if note is not None)
 
     def _task_ids(self, prompt: str, task: str | None, understanding: Understanding | None) -> torch.Tensor:
         """The task id (1,) a one-hot guidance is given; zeros for guidances that read no task."""
@@ -269,7 +277,6 @@ class Restorer(nn.Module):
             z = z.to(self.device).expand(image.shape[0], -1)
         return self.backbone(image.to(self.device), z).clamp_(0, 1)
 
-    @torch.no_grad()
     def restore_tensor(
         self,
         image: torch.Tensor,
@@ -282,7 +289,9 @@ class Restorer(nn.Module):
 
         Args:
             image: the degraded images; any size (tiles of ``tile`` pixels bound the memory).
-            prompt: the prompt, or one already read with :meth:`read_prompt`.
+            prompt: the prompt, or one already read with :meth:`read_prompt`. The notes of a prompt given
+                as a string (e.g. that it is understood with low confidence) are issued as
+                :class:`PromptWarning`.
             tile: tile side, a multiple of 8; None restores each image in one piece.
             overlap: pixels shared by neighbouring tiles.
             progress: called once per tile.
@@ -292,17 +301,28 @@ class Restorer(nn.Module):
         """
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"image: expected shape (B, 3, H, W), got {tuple(image.shape)}.")
-        read = prompt if isinstance(prompt, ReadPrompt) else self.read_prompt(prompt)
-        restored = [
-            restore_tiled(lambda piece: self(piece, read.z), one[None], tile, overlap, progress)
-            for one in image.float()
-        ]
+        read = self._read_for_caller(prompt)
+        with torch.no_grad():
+            restored = [
+                restore_tiled(lambda piece: self(piece, read.z), one[None], tile, overlap, progress)
+                for one in image.float()
+            ]
         return torch.cat(restored)
+
+    def _read_for_caller(self, prompt: str | ReadPrompt) -> ReadPrompt:
+        """``prompt`` read. The caller of the public method that calls this never sees the ReadPrompt of a
+        string, so its notes are issued as :class:`PromptWarning` pointing at that caller."""
+        if isinstance(prompt, ReadPrompt):
+            return prompt
+        read = self.read_prompt(prompt)
+        for note in read.notes:
+            warnings.warn(f"{read.text!r}: {note}", PromptWarning, stacklevel=3)
+        return read
 
     def restore(
         self,
         image: str | Path | Image.Image | np.ndarray | torch.Tensor,
-        prompt: str,
+        prompt: str | ReadPrompt,
         tile: int | None = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
     ) -> Image.Image | np.ndarray | torch.Tensor:
@@ -314,13 +334,17 @@ class Restorer(nn.Module):
                 8-bit), a numpy array ((H, W) or (H, W, C), uint8, uint16 or float in [0, 1]; same shape
                 and dtype back) or a tensor ((3, H, W) or (B, 3, H, W) float in [0, 1]; same shape back,
                 on the CPU).
-            prompt: what to remove, e.g. "remove the rain".
+            prompt: what to remove, e.g. "remove the rain", or a prompt read with :meth:`read_prompt`.
             tile: tile side for large images, a multiple of 8; None restores in one piece.
             overlap: pixels shared by neighbouring tiles.
 
         Raises:
             PromptError: the prompt cannot be read. PhotoError: the image cannot be used.
+
+        Warns:
+            PromptWarning: each note on the prompt, e.g. that it is understood with low confidence.
         """
+        read = self._read_for_caller(prompt)
         if isinstance(image, torch.Tensor):
             batch = image if image.ndim == 4 else image[None]
             if batch.ndim != 4 or batch.shape[1] != 3 or not batch.is_floating_point():
@@ -328,14 +352,14 @@ class Restorer(nn.Module):
                     f"image tensor of shape {tuple(image.shape)} and dtype {image.dtype}; expected "
                     "(3, H, W) or (B, 3, H, W) float RGB in [0, 1]."
                 )
-            restored = self.restore_tensor(batch, prompt, tile, overlap).to(image.dtype)
+            restored = self.restore_tensor(batch, read, tile, overlap).to(image.dtype)
             return restored if image.ndim == 4 else restored[0]
         if isinstance(image, str | Path):
-            return photo_to_pil(self.restore_photo(read_photo(image), prompt, tile, overlap))
+            return photo_to_pil(self.restore_photo(read_photo(image), read, tile, overlap))
         if isinstance(image, Image.Image):
-            return photo_to_pil(self.restore_photo(photo_from_pil(image), prompt, tile, overlap))
+            return photo_to_pil(self.restore_photo(photo_from_pil(image), read, tile, overlap))
         if isinstance(image, np.ndarray):
-            restored = photo_to_array(self.restore_photo(photo_from_array(image), prompt, tile, overlap))
+            restored = photo_to_array(self.restore_photo(photo_from_array(image), read, tile, overlap))
             return restored.reshape(image.shape).astype(image.dtype, copy=False)
         raise TypeError(
             f"cannot restore a {type(image).__name__}; expected a path, PIL image, numpy array or tensor."
@@ -349,8 +373,10 @@ class Restorer(nn.Module):
         overlap: int = DEFAULT_OVERLAP,
         progress: Callable[[], object] | None = None,
     ) -> Photo:
-        """``photo`` with its colour restored; alpha, bit depth and grayscale-ness are kept."""
-        return photo.with_rgb(self.restore_tensor(photo.rgb[None], prompt, tile, overlap, progress)[0])
+        """``photo`` with its colour restored; alpha, bit depth and grayscale-ness are kept (a string
+        prompt's notes are issued as :class:`PromptWarning`)."""
+        read = self._read_for_caller(prompt)
+        return photo.with_rgb(self.restore_tensor(photo.rgb[None], read, tile, overlap, progress)[0])
 
     def restore_file(
         self,
@@ -366,10 +392,14 @@ class Restorer(nn.Module):
 
         Raises:
             FileExistsError: ``target`` exists and ``overwrite`` is False (checked before restoring).
-            PhotoError: ``source`` cannot be read or ``target``'s suffix cannot be written.
+            PhotoError: ``source`` cannot be read or ``target`` cannot be written (its suffix or folder).
+
+        Warns:
+            PromptWarning: each note on a prompt given as a string.
         """
         check_writable(target, overwrite)  # before the work, not only when writing
-        restored = self.restore_photo(read_photo(source), prompt, tile, overlap, progress)
+        read = self._read_for_caller(prompt)
+        restored = self.restore_photo(read_photo(source), read, tile, overlap, progress)
         return write_photo(restored, target, overwrite=overwrite)
 
     def save_pretrained(self, folder: str | Path, overwrite: bool = False, card: str | None = None) -> Path:

@@ -11,8 +11,9 @@ grayscale-ness; an input whose format cannot be written (e.g. GIF) is written as
 restored in overlapping tiles (``--tile``, ``--overlap``), so memory stays bounded whatever their size.
 
 Exit status: 0 when every photo was written; 1 when some could not be read or written (each named on
-stderr, the others still restored); 2 for a bad command line, model folder, prompt or device, found
-before any photo is touched.
+stderr, the others still restored); 2 for a bad command line, model folder, prompt, device or output
+folder, found before any photo is touched; 130 when interrupted (Ctrl-C), with every photo written so
+far whole and none half-written.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from tpir.data.photos import WRITE_FORMATS, PhotoError, check_writable, read_photo, write_photo
+from tpir.data.photos import (
+    WRITE_FORMATS,
+    PhotoError,
+    check_folder_writable,
+    check_writable,
+    read_photo,
+    write_photo,
+)
 from tpir.inference.model import ModelFolderError, ReadPrompt, Restorer
 from tpir.inference.tiling import tile_count
 from tpir.text.encoder import PromptError
@@ -52,6 +60,14 @@ FALLBACK_SUFFIX = ".png"
 
 class SetupError(Exception):
     """A mistake found before any photo is touched (model, prompt, device, output folder): exit 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while restoring, knowing how many photos were written before it."""
+
+    def __init__(self, written: int) -> None:
+        super().__init__(written)
+        self.written = written
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,14 +106,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``tpir-restore``; returns the exit status (0 all written, 1 some failed, 2 bad setup)."""
+    """Run ``tpir-restore``; returns the exit status (0 all written, 1 some failed, 2 bad setup,
+    130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_arguments(parser, args)
     try:
+        return _run(args)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: one line, not a traceback
+        written = interrupt.written if isinstance(interrupt, Interrupted) else 0
+        print(
+            f"{PROG}: interrupted; wrote {written} of {len(args.images)} photos, nothing half-written.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Set up from checked arguments, then restore every photo; returns the exit status (0, 1 or 2)."""
+    try:
         device = _pick_device(args.device)
         model = load_model(args.model, device)
         prompt = read_prompt(model, args.prompt)
+        if args.output is not None:
+            _check_output_folder(args.output)
         if args.out_dir is not None:
             _make_folder(args.out_dir)
     except SetupError as error:
@@ -120,27 +152,35 @@ def restore_all(
     overwrite: bool,
     show_bars: bool,
 ) -> int:
-    """Restore each (input, output) pair, naming each failure on stderr; returns how many failed."""
+    """Restore each (input, output) pair, naming each failure on stderr; returns how many failed.
+
+    Raises:
+        Interrupted: Ctrl-C, with the number of photos written before it.
+    """
     failures = 0
     written: dict[Path, Path] = {}  # resolved output -> its input, so one run never overwrites itself
     with (
         torch.inference_mode(),
         tqdm(total=len(jobs), desc="photos", unit="photo", disable=not show_bars) as bar,
     ):
-        for source, target in jobs:
-            earlier = written.get(target.resolve())
-            if earlier is not None:
-                problem = (
-                    f"{target}: already written from {earlier} in this run; give the inputs distinct names."
-                )
-            else:
-                problem = restore_file(model, prompt, source, target, tile, overlap, overwrite, show_bars)
-            if problem is None:
-                written[target.resolve()] = source
-            else:
-                failures += 1
-                tqdm.write(f"{PROG}: {problem}", file=sys.stderr)
-            bar.update()
+        try:
+            for source, target in jobs:
+                earlier = written.get(target.resolve())
+                if earlier is not None:
+                    problem = (
+                        f"{target}: already written from {earlier} in this run; "
+                        "give the inputs distinct names."
+                    )
+                else:
+                    problem = restore_file(model, prompt, source, target, tile, overlap, overwrite, show_bars)
+                if problem is None:
+                    written[target.resolve()] = source
+                else:
+                    failures += 1
+                    tqdm.write(f"{PROG}: {problem}", file=sys.stderr)
+                bar.update()
+        except KeyboardInterrupt as interrupt:
+            raise Interrupted(len(written)) from interrupt
     return failures
 
 
@@ -191,11 +231,26 @@ def read_prompt(model: Restorer, prompt: str) -> ReadPrompt:
         raise SetupError(f"--prompt: {error}") from error
 
 
+def _check_output_folder(output: Path) -> None:
+    """Raise :class:`SetupError` when ``-o output`` could not be written, before any photo is restored."""
+    try:
+        check_folder_writable(output.parent)
+    except OSError as error:
+        raise SetupError(
+            f"-o {output}: cannot write into {output.parent} ({error.strerror or error})."
+        ) from error
+
+
 def _make_folder(folder: Path) -> None:
+    """Create ``--out-dir folder`` and check that files can be made in it; raises :class:`SetupError`."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise SetupError(f"--out-dir {folder}: cannot create it ({error.strerror or error}).") from error
+    try:
+        check_folder_writable(folder)
+    except OSError as error:
+        raise SetupError(f"--out-dir {folder}: cannot write into it ({error.strerror or error}).") from error
 
 
 def output_path(source: Path, out_dir: Path | None) -> Path:

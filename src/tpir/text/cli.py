@@ -67,12 +67,16 @@ def run_explain(args: argparse.Namespace) -> int:
     centroids = corpus_centroids(encoder, corpus, args.cache_dir)
     embedding = encoder.encode([prompt])[0]
     understood = centroids.understand(embedding)
-    reading = PromptReader(corpus.lexicon, centroids).read(prompt, lambda _: embedding)
+    reader = PromptReader(corpus.lexicon, centroids)
+    reading = reader.read(prompt, lambda _: embedding)
+    doubt = reader.doubt(reading)
     if args.json:
-        print(json.dumps({**understood.__dict__, "reading": asdict(reading)}, indent=2))
+        print(json.dumps({**understood.__dict__, "reading": asdict(reading), "doubt": doubt}, indent=2))
         return 0
     print(f"prompt:        {prompt!r}")
     print(f"understood as: {reading.summary()}")
+    if doubt is not None:
+        print(f"note: {doubt}")
     for category, number in reading.removed.items():
         stated = "" if number is None else f", {corpus.lexicon[category].number_names[0]} {number:g}"
         print(f"  remove {category}{stated}")
