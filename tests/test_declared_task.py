@@ -44,6 +44,7 @@ def dimming(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         title="Undim",
         layer=30,
         train_folder="Undim",
+        synthetic_tests=(("half", DimParams(0.5)),),  # test sets: the clean test photos at half brightness
     )
     monkeypatch.setitem(TASKS, task.name, task)
     folder = tmp_path / "corpus"
@@ -69,12 +70,16 @@ def test_a_declared_task_trains_and_evaluates(
         "trainer.val_check_interval=2",
     )
     metrics = train(cfg)
-    assert {"val/psnr/undim", "test/psnr/bundled_undim", "test/psnr/bundled_denoise_sigma25"} <= set(metrics)
+    assert {"val/psnr/undim", "test/psnr/bundled_undim_half", "test/psnr/bundled_denoise_sigma25"} <= set(
+        metrics
+    )
     assert "test/psnr/bundled_derain" not in metrics
 
     checkpoint = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
     results = evaluate(compose_eval_config("data=bundled", corpus, f"ckpt_path={checkpoint}", "limit=1"))
-    assert [s["name"] for s in results["sets"]][-1] == "bundled_undim"
-    assert results["table"]["header"][-2] == column_title("bundled_undim", "undim") == "Undim bundled"
-    undim = next(s for s in results["sets"] if s["name"] == "bundled_undim")
-    assert undim["psnr_input"] < 20  # dimmed to at most 70 % brightness
+    assert [s["name"] for s in results["sets"]][-1] == "bundled_undim_half"
+    assert (
+        results["table"]["header"][-2] == column_title("bundled_undim_half", "undim") == "Undim bundled half"
+    )
+    undim = next(s for s in results["sets"] if s["name"] == "bundled_undim_half")
+    assert undim["psnr_input"] < 15  # at half brightness

@@ -200,11 +200,14 @@ def test_unreadable_images_are_all_named_at_once(tmp_path: Path) -> None:
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "text.png").write_text("not an image")
     bank = ImageBank([good, tmp_path / "empty.png", tmp_path / "text.png"])
-    catalog = DataCatalog(train={"denoise": [(SyntheticPairs(bank, "denoise"), 1.0)]}, val={})
+    catalog = DataCatalog(
+        train={"denoise": [(SyntheticPairs(bank, "denoise"), 1.0)]},
+        val={"denoise": SyntheticPairs(bank, "denoise")},
+    )
     with pytest.raises(
         PhotoError, match=r"2 image file\(s\) of this data config cannot be read: .*empty\.png.*text\.png"
     ):
-        catalog.preload()
+        catalog.preload(["denoise"])
     assert bank._cache.keys() == {0}  # the readable one is kept
 
 

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from typing_extensions import override
 
 from tpir.data.datasets import EvaluationSet, ImageBank, PairSource, RealPairs, SyntheticPairs, TaskMixture
-from tpir.data.layout import check_root, clean_train_images, task_test_sets, train_pairs
+from tpir.data.layout import check_root, clean_test_sets, clean_train_images, task_test_sets, train_pairs
 from tpir.data.photos import PhotoError
 from tpir.data.prompting import PromptMix, PromptWriter
 from tpir.data.sampling import DataPosition, EpochKeys
@@ -52,11 +52,12 @@ class DataCatalog:
                     f"{tested[shared[0]]!r} ({len(shared)} shared); validation images must not be test images."
                 )
 
-    def preload(self) -> None:
-        """Read every image once, now (they stay in memory); raise PhotoError naming every unreadable one."""
-        banks = [bank for _, source in self.test.values() for bank in source.banks()]
-        banks += [bank for source in self.val.values() for bank in source.banks()]
-        banks += [bank for sources in self.train.values() for source, _ in sources for bank in source.banks()]
+    def preload(self, tasks: Sequence[str]) -> None:
+        """Read every image of ``tasks`` once, now (they stay in memory); raise PhotoError naming every
+        unreadable one."""
+        banks = [bank for task, source in self.test.values() if task in tasks for bank in source.banks()]
+        banks += [bank for task in tasks for bank in self.val[task].banks()]
+        banks += [bank for task in tasks for source, _ in self.train[task] for bank in source.banks()]
         failures = {}
         for bank in banks:
             failures |= bank.preload()
@@ -128,8 +129,13 @@ def _levels(task: Task, test_levels: Mapping[str, Sequence[float]]) -> list[floa
 def _degraded_sets(
     name: str, task: Task, bank: ImageBank, test_levels: Mapping[str, Sequence[float]]
 ) -> dict[str, tuple[str, PairSource]]:
-    """Test sets of a task's synthetic degradation of clean images: ``name``, or ``<name>_sigma25`` once
-    per strength of a leveled task."""
+    """Test sets of a task's synthetic degradation of clean images: ``<name>_sigma25`` once per strength of
+    a leveled task, ``<name>_gauss2`` once per declared synthetic test, else ``name`` (drawn parameters)."""
+    if task.synthetic_tests:
+        return {
+            f"{name}_{suffix}": (task.name, SyntheticPairs(bank, task.name, params))
+            for suffix, params in task.synthetic_tests
+        }
     if task.test_level is None:
         return {name: (task.name, SyntheticPairs(bank, task.name))}
     return {
@@ -142,15 +148,15 @@ def _degraded_sets(
 
 
 def _validation_sources(bank: ImageBank, test_levels: Mapping[str, Sequence[float]]) -> dict[str, PairSource]:
-    """A fixed-seed synthetic validation source per task, at its first test level where leveled."""
-    return {
-        task.name: SyntheticPairs(
-            bank,
-            task.name,
-            None if task.test_level is None else task.params_at_level(_levels(task, test_levels)[0]),
-        )
-        for task in TASKS.values()
-    }
+    """A fixed-seed synthetic validation source per task: at its first test level where leveled, with its
+    first synthetic test's parameters where it declares some."""
+
+    def params(task: Task) -> object | None:
+        if task.test_level is not None:
+            return task.params_at_level(_levels(task, test_levels)[0])
+        return task.synthetic_tests[0][1] if task.synthetic_tests else None
+
+    return {task.name: SyntheticPairs(bank, task.name, params(task)) for task in TASKS.values()}
 
 
 def bundled_catalog(test_levels: Mapping[str, Sequence[float]] | None = None) -> DataCatalog:
@@ -185,7 +191,8 @@ def benchmark_catalog(
     (``Train/<Task>/...``, when present), drawn with ``source_weights[task]`` (keys ``synthetic`` and
     ``real``; 1.0 each where not given). The last ``val_images`` clean images are held out as synthetic
     validation sets. Test: every ``test/<task>/<set>`` found, leveled tasks once per strength of
-    ``test_levels`` (default: sigma 25).
+    ``test_levels`` (default: sigma 25); and for tasks that declare synthetic tests, each clean test set of
+    the leveled tasks (CBSD68) degraded by each of them (``CBSD68_gauss2``).
 
     Raises:
         DataLayoutError: ``root`` is missing or does not follow the layout.
@@ -201,6 +208,8 @@ def benchmark_catalog(
     train_bank, val_bank = ImageBank(clean[:-val_images]), ImageBank(clean[-val_images:])
     train: dict[str, list[tuple[PairSource, float]]] = {}
     test: dict[str, tuple[str, PairSource]] = {}
+    # One bank per clean test set, shared by every set degraded from it (read once, kept once).
+    clean_banks = {name: ImageBank(images) for name, images in clean_test_sets(root).items()}
     for task in TASKS.values():
         weights = {"synthetic": 1.0, "real": 1.0, **source_weights.get(task.name, {})}
         pairs = train_pairs(root, task)
@@ -219,7 +228,10 @@ def benchmark_catalog(
             if task.test_level is None:
                 test[name] = (task.name, RealPairs(items))
             else:
-                test |= _degraded_sets(name, task, ImageBank(items), test_levels)
+                test |= _degraded_sets(name, task, clean_banks[name], test_levels)
+        if task.synthetic_tests:
+            for name, bank in clean_banks.items():
+                test |= _degraded_sets(name, task, bank, test_levels)
     return DataCatalog(train=train, val=_validation_sources(val_bank, test_levels), test=test)
 
 
@@ -292,7 +304,7 @@ class RestorationDataModule(L.LightningDataModule):
             raise ValueError("datamodule.mix.blind > 0 needs the corpus's 'blind' category.")
         if stage == "fit":
             self.catalog.check_validation_is_not_test()
-            self.catalog.preload()
+            self.catalog.preload(self.tasks)
         self.train_set = TaskMixture(
             {task: self.catalog.train[task] for task in self.tasks},
             PromptWriter(self.corpus, "train"),

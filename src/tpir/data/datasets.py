@@ -225,9 +225,10 @@ class TaskMixture(Dataset):
     - with ``mix.wrong``, one degradation the image does not have: the target is the input;
     - else a non-empty subset of the degradations present, drawn uniformly, and each absent one with
       ``mix.absent`` (naming what is not there must do nothing, which blind prompts need too), stating
-      their numbers with ``mix.numeric`` (when every one named is a synthetic layer; with
-      ``mix.understate`` a strength below the true one, of which the target keeps the rest): the target is
-      the image rebuilt without them, with the same noise and streaks.
+      their numbers with ``mix.numeric`` (when every one named is a synthetic layer with a number; with
+      ``mix.understate``, for tasks declared with ``partial_removal``, a strength below the true one, of
+      which the target keeps the rest): the target is the image rebuilt without them, with the same noise
+      and streaks.
 
     Samples are read by *key* (``tpir.data.sampling``): key ``k`` is sample ``k % length`` of epoch
     ``k // length``, and all of its randomness is seeded from (``seed``, ``k``). So a sample is the same
@@ -291,7 +292,7 @@ class TaskMixture(Dataset):
     def _params(self, task: str, generator: torch.Generator) -> Any:
         """Parameters of a synthetic layer, its strength from ``strengths`` and rounded as prompts state it."""
         params = get_task(task).sample_params(generator)
-        if not self.writer.takes_number(task) or not hasattr(params, "number"):
+        if not self.writer.takes_number(task) or stated_number(params) is None:
             return params
         number = params.number
         if task in self.strengths:
@@ -331,7 +332,8 @@ class TaskMixture(Dataset):
         numeric = (
             len(layers) == len(named)
             and all(
-                self.writer.takes_number(layer.task) and hasattr(layer.params, "number") for layer in layers
+                self.writer.takes_number(layer.task) and stated_number(layer.params) is not None
+                for layer in layers
             )
             and float(torch.rand(1, generator=generator)) < self.mix.numeric
         )
@@ -340,7 +342,10 @@ class TaskMixture(Dataset):
         numbers = {layer.task: layer.params.number for layer in layers}
         partly = {}
         for task, number in numbers.items():
-            if float(torch.rand(1, generator=generator)) < self.mix.understate:
+            if (
+                get_task(task).partial_removal
+                and float(torch.rand(1, generator=generator)) < self.mix.understate
+            ):
                 low = self.strengths.get(task, (0.0,))[0]
                 stated = self.writer.rounded(
                     task, low + (number - low) * float(torch.rand(1, generator=generator))
@@ -367,6 +372,12 @@ class TaskMixture(Dataset):
             "degradations": ",".join(present),
             "named": ",".join(named),
         }
+
+
+def stated_number(params: Any) -> float | None:
+    """The strength a prompt can state for these parameters (``params.number``), or None when they have
+    none (a motion blur)."""
+    return getattr(params, "number", None)
 
 
 class EvaluationSet(Dataset):

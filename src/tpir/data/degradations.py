@@ -1,4 +1,5 @@
-"""Synthetic degradations: Gaussian noise, rain streaks and haze, as pure tensor functions.
+"""Synthetic degradations of the scene and the sensor: Gaussian noise, rain streaks and haze, as pure tensor
+functions (blur, low light and JPEG, made by the camera and the file, are in :mod:`tpir.data.camera`).
 
 Every function takes images as float tensors, RGB in [0, 1], of shape (3, H, W) or (B, 3, H, W),
 returns the same rank, clips its output to [0, 1], and draws any randomness from the
@@ -136,7 +137,7 @@ class HazeParams:
         return f"remove haze of thickness {self.beta:.1f}"
 
 
-def _as_batch(image: Tensor) -> tuple[Tensor, bool]:
+def as_batch(image: Tensor) -> tuple[Tensor, bool]:
     """Check an image and view it as a batch.
 
     Args:
@@ -157,11 +158,13 @@ def _as_batch(image: Tensor) -> tuple[Tensor, bool]:
     return (image if batched else image.unsqueeze(0)), batched
 
 
-def _restore_rank(x: Tensor, batched: bool) -> Tensor:
+def restore_rank(x: Tensor, batched: bool) -> Tensor:
+    """``x`` (B, 3, H, W) back to the rank of the input :func:`as_batch` was given."""
     return x if batched else x.squeeze(0)
 
 
-def _check_range(name: str, value: float, low: float, high: float = math.inf) -> None:
+def check_range(name: str, value: float, low: float, high: float = math.inf) -> None:
+    """Raise ValueError naming ``name`` and its expected range unless ``low <= value <= high``."""
     if not low <= value <= high:
         expected = f">= {low}" if high == math.inf else f"in [{low}, {high}]"
         raise ValueError(f"Expected {name} {expected}, got {value}.")
@@ -184,11 +187,11 @@ def add_gaussian_noise(image: Tensor, sigma: float, generator: torch.Generator) 
     Raises:
         ValueError: if ``image`` is not (3, H, W) or (B, 3, H, W), or ``sigma`` is negative.
     """
-    x, batched = _as_batch(image)
-    _check_range("sigma", sigma, 0.0)
+    x, batched = as_batch(image)
+    check_range("sigma", sigma, 0.0)
     noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
     noisy = (x + noise.to(x.device) * (sigma / 255.0)).clamp(0.0, 1.0)
-    return _restore_rank(noisy, batched), NoiseParams(sigma=sigma)
+    return restore_rank(noisy, batched), NoiseParams(sigma=sigma)
 
 
 def _streak_kernel(length: int, angle: float, thickness: float) -> Tensor:
@@ -255,10 +258,10 @@ def add_rain_streaks(
     Raises:
         ValueError: if ``image`` has the wrong shape or a parameter is out of range.
     """
-    x, batched = _as_batch(image)
-    _check_range("density", density, 0.0, 1.0)
-    _check_range("intensity", intensity, 0.0, 1.0)
-    _check_range("thickness", thickness, 0.0)
+    x, batched = as_batch(image)
+    check_range("density", density, 0.0, 1.0)
+    check_range("intensity", intensity, 0.0, 1.0)
+    check_range("thickness", thickness, 0.0)
     if int(length) != length or length < 3 or length % 2 == 0:
         raise ValueError(f"Expected length to be an odd integer >= 3, got {length}.")
     length = int(length)
@@ -274,7 +277,7 @@ def add_rain_streaks(
     layer = F.conv2d(seeds, kernel[None, None]).clamp(max=1.0) * intensity  # (B, 1, H, W)
     rainy = (x + layer).clamp(0.0, 1.0)
     params = RainParams(density=density, length=length, angle=angle, intensity=intensity, thickness=thickness)
-    return _restore_rank(rainy, batched), params
+    return restore_rank(rainy, batched), params
 
 
 def estimate_depth_proxy(image: Tensor) -> Tensor:
@@ -296,7 +299,7 @@ def estimate_depth_proxy(image: Tensor) -> Tensor:
     Raises:
         ValueError: if ``image`` is not (3, H, W) or (B, 3, H, W).
     """
-    x, batched = _as_batch(image)
+    x, batched = as_batch(image)
     h, w = x.shape[-2:]
     scale = DEPTH_GRID / max(h, w)
     grid = (max(1, round(h * scale)), max(1, round(w * scale)))
@@ -342,10 +345,10 @@ def add_haze(
     Raises:
         ValueError: if ``image`` or ``depth`` has the wrong shape or a parameter is out of range.
     """
-    x, batched = _as_batch(image)
-    _check_range("beta", beta, 0.0)
-    _check_range("airlight", airlight, 0.0, 1.0)
-    _check_range("tint", tint, 0.0)
+    x, batched = as_batch(image)
+    check_range("beta", beta, 0.0)
+    check_range("airlight", airlight, 0.0, 1.0)
+    check_range("tint", tint, 0.0)
     b, _, h, w = x.shape
     if depth is None:
         d = estimate_depth_proxy(x)
@@ -358,14 +361,16 @@ def add_haze(
     light = (airlight + tint * offsets).clamp(0.0, 1.0).to(device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     t = torch.exp(-beta * d)
     hazy = (x * t + light * (1.0 - t)).clamp(0.0, 1.0)
-    return _restore_rank(hazy, batched), HazeParams(beta=beta, airlight=airlight, tint=tint)
+    return restore_rank(hazy, batched), HazeParams(beta=beta, airlight=airlight, tint=tint)
 
 
-def _uniform(generator: torch.Generator, low: float, high: float) -> float:
+def uniform(generator: torch.Generator, low: float, high: float) -> float:
+    """A number drawn uniformly in [low, high) from ``generator``."""
     return low + (high - low) * torch.rand((), generator=generator, device=generator.device).item()
 
 
-def _choice(generator: torch.Generator, options: Sequence[Any]) -> Any:
+def choice(generator: torch.Generator, options: Sequence[Any]) -> Any:
+    """One of ``options``, drawn uniformly from ``generator``."""
     return options[int(torch.randint(len(options), (), generator=generator, device=generator.device))]
 
 
@@ -384,7 +389,7 @@ def sample_noise_params(generator: torch.Generator, sigmas: Sequence[float] = NO
     """
     if len(sigmas) == 0:
         raise ValueError("Expected at least one sigma to choose from, got none.")
-    return NoiseParams(sigma=_choice(generator, sigmas))
+    return NoiseParams(sigma=choice(generator, sigmas))
 
 
 def sample_rain_params(generator: torch.Generator) -> RainParams:
@@ -398,11 +403,11 @@ def sample_rain_params(generator: torch.Generator) -> RainParams:
     """
     lengths = range(RAIN_LENGTH_RANGE[0] | 1, RAIN_LENGTH_RANGE[1] + 1, 2)
     return RainParams(
-        density=_uniform(generator, *RAIN_DENSITY_RANGE),
-        length=_choice(generator, lengths),
-        angle=_uniform(generator, *RAIN_ANGLE_RANGE),
-        intensity=_uniform(generator, *RAIN_INTENSITY_RANGE),
-        thickness=_uniform(generator, *RAIN_THICKNESS_RANGE),
+        density=uniform(generator, *RAIN_DENSITY_RANGE),
+        length=choice(generator, lengths),
+        angle=uniform(generator, *RAIN_ANGLE_RANGE),
+        intensity=uniform(generator, *RAIN_INTENSITY_RANGE),
+        thickness=uniform(generator, *RAIN_THICKNESS_RANGE),
     )
 
 
@@ -416,7 +421,7 @@ def sample_haze_params(generator: torch.Generator) -> HazeParams:
         ``HazeParams`` within the default ranges, with ``tint = HAZE_TINT_MAX``.
     """
     return HazeParams(
-        beta=_uniform(generator, *HAZE_BETA_RANGE),
-        airlight=_uniform(generator, *HAZE_AIRLIGHT_RANGE),
+        beta=uniform(generator, *HAZE_BETA_RANGE),
+        airlight=uniform(generator, *HAZE_AIRLIGHT_RANGE),
         tint=HAZE_TINT_MAX,
     )

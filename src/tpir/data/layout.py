@@ -47,7 +47,12 @@ def expected_layout() -> str:
                 f"  {f'test/{task.name}/<set>/*.png':<42} clean images ({task.degradation} added, fixed seed)"
             )
         else:
-            lines.append(f"  {f'test/{task.name}/<set>/input/':<42} with test/{task.name}/<set>/target/")
+            optional = " (optional)" if task.synthetic_tests else ""
+            lines.append(
+                f"  {f'test/{task.name}/<set>/input/':<42} with test/{task.name}/<set>/target/{optional}"
+            )
+        if task.synthetic_tests:
+            lines.append(f"  {'':<42} and the clean test sets with {task.degradation} added (fixed seed)")
     return "\n".join(lines)
 
 
@@ -102,6 +107,17 @@ def train_pairs(root: str | Path, task: Task) -> list[ImagePair]:
         return []
     folder = root / "Train" / task.train_folder
     return match_pairs(folder / task.train_pairs[0], folder / task.train_pairs[1], root)
+
+
+def clean_test_sets(root: str | Path) -> dict[str, list[Path]]:
+    """The clean test sets (those of tasks with test levels, e.g. ``test/denoise/CBSD68``), by set name: what
+    the tasks that declare synthetic tests degrade."""
+    return {
+        name: images
+        for task in TASKS.values()
+        if task.test_level is not None
+        for name, images in task_test_sets(root, task).items()
+    }
 
 
 def task_test_sets(root: str | Path, task: Task) -> dict[str, list[Path] | list[ImagePair]]:

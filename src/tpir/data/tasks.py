@@ -50,6 +50,12 @@ class Task:
         test_level: for tasks whose test sets are clean images degraded at fixed strengths (denoising),
             the name of that strength (``sigma``): sets are named ``<set>_<test_level><value>``. None
             for tasks whose test sets are real pairs (``input/`` with ``target/``).
+        synthetic_tests: named parameters of test sets made from the clean test images (those of the
+            tasks with a ``test_level``, e.g. CBSD68) with fixed seeds, beside any real pairs of the task:
+            ``(("gauss2", BlurParams(sigma=2)),)`` makes ``CBSD68_gauss2``.
+        partial_removal: whether a prompt can ask to remove part of the degradation ("denoise with sigma 10"
+            on sigma 25 leaves sigma 15): its ``number`` grows with the strength and a weaker layer is the
+            same one with a smaller number.
     """
 
     name: str
@@ -62,6 +68,8 @@ class Task:
     train_folder: str
     train_pairs: tuple[str, str] | None = None
     test_level: str | None = None
+    synthetic_tests: tuple[tuple[str, Any], ...] = ()
+    partial_removal: bool = False
 
     def apply(
         self, image: torch.Tensor, generator: torch.Generator, params: Any | None = None
@@ -106,6 +114,7 @@ TASKS: dict[str, Task] = {
             layer=40,
             train_folder="Denoise",
             test_level="sigma",
+            partial_removal=True,
         ),
         Task(
             name="derain",
@@ -117,6 +126,7 @@ TASKS: dict[str, Task] = {
             layer=20,
             train_folder="Derain",
             train_pairs=("rainy", "gt"),
+            partial_removal=True,
         ),
         Task(
             name="dehaze",
@@ -128,6 +138,7 @@ TASKS: dict[str, Task] = {
             layer=10,
             train_folder="Dehaze",
             train_pairs=("synthetic", "original"),
+            partial_removal=True,
         ),
     )
 }

@@ -31,12 +31,16 @@ def _split_level(name: str, task: str) -> tuple[str, float | None]:
 
 
 def column_title(name: str, task: str) -> str:
-    """``CBSD68_sigma25`` of task denoise -> ``Denoise CBSD68 σ=25`` (``bundled_derain`` -> ``Derain bundled``)."""
+    """``CBSD68_sigma25`` of task denoise -> ``Denoise CBSD68 σ=25``, ``CBSD68_q10`` of dejpeg -> ``JPEG CBSD68
+    q10`` (``bundled_derain`` -> ``Derain bundled``)."""
     base, level = _split_level(name, task)
     base = base.replace(f"_{task}", "")
     if level is not None:
         symbol = LEVEL_SYMBOLS.get(TASKS[task].test_level, TASKS[task].test_level)
         base = f"{base} {symbol}={level:g}"
+    for suffix, _ in TASKS[task].synthetic_tests if task in TASKS else ():
+        if base.endswith(f"_{suffix}"):  # CBSD68_gauss2 -> CBSD68 gauss2
+            base = f"{base.removesuffix(f'_{suffix}')} {suffix}"
     return f"{task_title(task)} {base}"
 
 
