@@ -83,8 +83,10 @@ def tiny_encoder(tiny_bert: PretrainingBert) -> TextEncoder:
 
 @pytest.fixture(scope="session")
 def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random ``guidance=text`` model folder whose output differs from its input (saved once)."""
-    return tiny_model().save_pretrained(tmp_path_factory.mktemp("tiny_model") / "model")
+    """A tiny random ``guidance=text`` model folder of the paper's three tasks (noise, rain, haze: tables in
+    the paper's layout) whose output differs from its input (saved once)."""
+    model = tiny_model(tasks=("denoise", "derain", "dehaze"))
+    return model.save_pretrained(tmp_path_factory.mktemp("tiny_model") / "model")
 
 
 # Stage 2 shrunk to seconds: tiny crops, a tiny U-Net; tests add steps, guidance and degradations.

@@ -8,6 +8,7 @@ demo model. Outside smoke mode :func:`load_model` loads ``outputs/demo/model`` w
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -71,11 +72,12 @@ def find_project_root(start: str | Path | None = None) -> Path:
     return start
 
 
-def tiny_model(seed: int = 0) -> Restorer:
+def tiny_model(seed: int = 0, tasks: Sequence[str] | None = None) -> Restorer:
     """A tiny random ``guidance=text`` model whose output differs from its input, built in about a second.
 
     A tiny random BERT over the corpus words reads the prompts; the centroids are those of the corpus
-    train split; the backbone's last projection is perturbed so that restoring changes pixels.
+    train split; the backbone's last projection is perturbed so that restoring changes pixels. It claims
+    ``tasks`` (default: every declared task).
     """
     corpus = InstructionCorpus.load()
     bundle = tiny_random_bert(corpus_words(corpus), hidden_size=TINY_TEXT_WIDTH, seed=seed)
@@ -86,7 +88,7 @@ def tiny_model(seed: int = 0) -> Restorer:
         torch.nn.init.normal_(backbone.output.weight, std=0.01)
     guidance = TextGuidance(encoder)
     config = model_config(
-        list(TASKS), TINY_BACKBONE, guidance, encoder, {"checkpoint": None, "global_step": 0}
+        list(tasks or TASKS), TINY_BACKBONE, guidance, encoder, {"checkpoint": None, "global_step": 0}
     )
     return Restorer(config, backbone, guidance, encoder, corpus_centroids(encoder, corpus))
 

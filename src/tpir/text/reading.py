@@ -10,7 +10,10 @@ The grammar is small and written here; the words come from the lexicon (``tpir.t
    the rain" keeps both, "no need to denoise, just the rain" keeps the noise and removes the rain.
 3. A part names a category by a noun, verb or number name of the lexicon (longest phrase first); a number
    in a part belongs to the category named nearest to it ("sigma=25", "σ 25" and "25 sigma" all read
-   sigma 25); a number outside the category's range is refused with the range.
+   sigma 25); a number outside the category's range is refused with the range. A phrase that several
+   categories list ("sigma": noise and blur) names the one of them that another word of the same part
+   names ("deblur with sigma 2"), else the one removed last before it ("deblur, sigma 2"), else the first
+   that lists it in the lexicon ("sigma 25" is noise).
 4. A blind phrase ("all degradation", "everything") asks to remove every degradation but the kept ones.
 5. A prompt that names nothing by word is understood from its embedding: the nearest category centroid
    (this is how free-form prompts such as "Can you make the photo less grey and washed out?" are read);
@@ -45,11 +48,12 @@ _REMOVE_CUE = re.compile(
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(%?)")
 # A letter followed by a digit or a digit by a letter ("sigma25", "25sigma") are read as two words.
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
-# A prompt understood from its embedding with a confidence below this is flagged (1 / 4 is no preference
-# among the four categories). Measured with `make demo`'s model and with a CPU prompts-recipe model (both
-# MiniLM): it flags 2 and 0 of the 74 test-split sentences, and 13 and 5 of 19 off-topic or foreign
-# prompts ("Bitte entferne den Regen" with both, "make it look like a cat" with the first, at 0.33; the
-# second reads it as denoise at 0.52). Tiny random encoders are always below.
+# A prompt understood from its embedding with a confidence below this is flagged. Measured on the corpus
+# of the four categories of noise, rain, haze and blind, with `make demo`'s model and with a CPU
+# prompts-recipe model (both MiniLM): it flags 2 and 0 of the 74 test-split sentences, and 13 and 5 of 19
+# off-topic or foreign prompts ("Bitte entferne den Regen" with both, "make it look like a cat" with the
+# first, at 0.33; the second reads it as denoise at 0.52). Tiny random encoders are always below. Models
+# of more categories spread their confidence thinner, and are flagged more often.
 LOW_CONFIDENCE = 0.40
 
 
@@ -131,15 +135,17 @@ class PromptReader:
     def __init__(self, lexicon: Lexicon, centroids: CategoryCentroids | None = None) -> None:
         self.lexicon = lexicon
         self.centroids = centroids
-        phrases = [
-            (phrase, vocabulary.category, phrase if phrase in vocabulary.number_names else None)
-            for vocabulary in lexicon.vocabularies.values()
-            for phrase in (*vocabulary.words, *vocabulary.number_names)
-        ]
-        phrases += [(phrase, BLIND_CATEGORY, None) for phrase in lexicon.blind_phrases]
+        # Each phrase with the categories that list it, in lexicon order: (category, number name or None).
+        owners: dict[str, dict[str, str | None]] = {}
+        for vocabulary in lexicon.vocabularies.values():
+            for phrase in (*vocabulary.words, *vocabulary.number_names):
+                number_name = phrase if phrase in vocabulary.number_names else None
+                owners.setdefault(phrase, {}).setdefault(vocabulary.category, number_name)
+        for phrase in lexicon.blind_phrases:
+            owners.setdefault(phrase, {}).setdefault(BLIND_CATEGORY, None)
         self._phrases = [
-            (re.compile(rf"(?<![\w-]){re.escape(phrase)}(?:s|es)?(?![\w-])"), category, number_name)
-            for phrase, category, number_name in sorted(phrases, key=lambda p: -len(p[0]))
+            (re.compile(rf"(?<![\w-]){re.escape(phrase)}(?:s|es)?(?![\w-])"), tuple(owners[phrase].items()))
+            for phrase in sorted(owners, key=lambda p: -len(p))
         ]
 
     def read(self, prompt: str, embed: Callable[[str], torch.Tensor] | None = None) -> Reading:
@@ -165,7 +171,7 @@ class PromptReader:
                     keeping = True
                 elif _REMOVE_CUE.search(part):
                     keeping = False
-                matches = self._matches(part)
+                matches = self._matches(part, tuple(removed))
                 for match in matches:
                     if match.category == BLIND_CATEGORY:
                         blind = blind or not keeping
@@ -217,15 +223,27 @@ class PromptReader:
         nouns = self.lexicon[category].nouns if category in self.lexicon else ()
         return f"remove the {nouns[0]}" if nouns else None
 
-    def _matches(self, part: str) -> list[_Match]:
-        """Lexicon phrases in ``part``, longest first, none overlapping."""
+    def _matches(self, part: str, removed_before: Sequence[str] = ()) -> list[_Match]:
+        """Lexicon phrases in ``part``, longest first, none overlapping; a phrase several categories list
+        goes to the one another phrase of ``part`` names, else to the last of ``removed_before`` (the
+        categories removed earlier in the prompt, in order) that lists it, else to the first that lists it."""
         taken = [False] * len(part)
-        matches = []
-        for pattern, category, number_name in self._phrases:
+        found_phrases = []
+        for pattern, owners in self._phrases:
             for found in pattern.finditer(part):
                 if not any(taken[found.start() : found.end()]):
                     taken[found.start() : found.end()] = [True] * (found.end() - found.start())
-                    matches.append(_Match(category, found.start(), found.end(), number_name))
+                    found_phrases.append((found.start(), found.end(), owners))
+        matches = [_Match(o[0][0], start, end, o[0][1]) for start, end, o in found_phrases if len(o) == 1]
+        shared = [(start, end, dict(o)) for start, end, o in found_phrases if len(o) > 1]
+        for start, end, owners in shared:
+            named = [m for m in matches if m.category in owners]
+            if named:
+                category = min(named, key=lambda m: min(abs(start - m.end), abs(m.start - end))).category
+            else:
+                earlier = [c for c in removed_before if c in owners]
+                category = earlier[-1] if earlier else next(iter(owners))
+            matches.append(_Match(category, start, end, owners[category]))
         return sorted(matches, key=lambda m: m.start)
 
     @staticmethod
