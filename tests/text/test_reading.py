@@ -39,6 +39,33 @@ def test_tricky_prompts(reader: PromptReader, prompt: str, removed: dict, kept: 
     assert reading.removed == removed and reading.kept == kept and not reading.blind
 
 
+@pytest.mark.parametrize(
+    ("prompt", "removed", "kept"),
+    [
+        ("deblur with sigma 2", {"deblur": 2.0}, ()),
+        ("sharpen it, σ=3", {"deblur": 3.0}, ()),
+        ("denoise with sigma 2", {"denoise": 2.0}, ()),
+        ("remove the blur of sigma 2 and the noise of sigma 25", {"deblur": 2.0, "denoise": 25.0}, ()),
+        ("remove the noise of sigma 25 and the blur of sigma 2", {"denoise": 25.0, "deblur": 2.0}, ()),
+        ("deblur but keep the grain, sigma 2", {"deblur": 2.0}, ("denoise",)),
+        ("remove the rain, sigma 25", {"derain": None, "denoise": 25.0}, ()),
+    ],
+)
+def test_a_number_name_of_two_categories_goes_to_the_one_the_clause_names(
+    reader: PromptReader, prompt: str, removed: dict, kept: tuple
+) -> None:
+    # "sigma" names noise (0-255) and blur (pixels): the clause's other words say which; alone it is noise.
+    reading = reader.read(prompt)
+    assert reading.removed == removed and reading.kept == kept
+
+
+def test_a_shared_number_name_out_of_range_names_the_category_it_went_to(reader: PromptReader) -> None:
+    with pytest.raises(
+        PromptError, match="sigma 25 is out of range for deblur: expected a number from 0 to 5"
+    ):
+        reader.read("deblur with sigma 25")
+
+
 def test_blind_prompts_remove_everything_but_what_they_keep(reader: PromptReader) -> None:
     assert reader.read("remove all degradation").removes(TASKS) == TASKS
     assert reader.read("remove everything but keep the grain").removes(TASKS) == ["derain", "dehaze"]
@@ -90,14 +117,22 @@ def test_the_reader_reads_the_bundled_corpus_as_labelled() -> None:
         if reading.is_empty:
             continue  # read by embedding, tested with the encoder
         checked += 1
-        assert set(reading.removes(TASKS)) == set(prompt.names), prompt
+        assert set(reading.removes(corpus.task_categories)) == set(prompt.names), prompt
     assert checked > 200
 
 
 def test_templates_are_read_with_their_number() -> None:
     corpus = InstructionCorpus.load()
     reader = PromptReader(corpus.lexicon)
-    for category, number in (("denoise", 35), ("derain", 0.55), ("dehaze", 1.2)):
+    numbers = (
+        ("denoise", 35),
+        ("derain", 0.55),
+        ("dehaze", 1.2),
+        ("deblur", 3),
+        ("dejpeg", 30),
+        ("lowlight", 0.35),
+    )
+    for category, number in numbers:
         for template in corpus.templates("train", category) + corpus.templates("test", category):
             assert reader.read(template.replace("{n}", str(number))).removed == {category: number}, template
 

@@ -14,6 +14,17 @@ from typing import Any
 
 import torch
 
+from tpir.data.camera import (
+    BlurParams,
+    JpegParams,
+    LowLightParams,
+    add_blur,
+    add_jpeg,
+    add_low_light,
+    sample_blur_params,
+    sample_jpeg_params,
+    sample_low_light_params,
+)
 from tpir.data.degradations import (
     HazeParams,
     NoiseParams,
@@ -139,6 +150,44 @@ TASKS: dict[str, Task] = {
             train_folder="Dehaze",
             train_pairs=("synthetic", "original"),
             partial_removal=True,
+        ),
+        Task(
+            name="deblur",
+            degradation="blur",
+            params=BlurParams,
+            sample_params=sample_blur_params,
+            degrade=add_blur,
+            title="Deblur",
+            layer=30,
+            train_folder="Deblur",
+            train_pairs=("blur", "sharp"),
+            synthetic_tests=(
+                ("gauss2", BlurParams(sigma=2.0)),
+                ("motion15", BlurParams(length=15, angle=45.0)),
+            ),
+        ),
+        Task(
+            name="dejpeg",
+            degradation="JPEG artifacts",
+            params=JpegParams,
+            sample_params=sample_jpeg_params,
+            degrade=add_jpeg,
+            title="JPEG",
+            layer=50,
+            train_folder="Dejpeg",
+            synthetic_tests=tuple((f"q{q}", JpegParams(q)) for q in (10, 20, 30, 40)),
+        ),
+        Task(
+            name="lowlight",
+            degradation="low light",
+            params=LowLightParams,
+            sample_params=sample_low_light_params,
+            degrade=add_low_light,
+            title="Low-light",
+            layer=30,
+            train_folder="Lowlight",
+            train_pairs=("low", "high"),
+            synthetic_tests=(("exposure0.3", LowLightParams(0.3)), ("exposure0.15", LowLightParams(0.15))),
         ),
     )
 }
