@@ -34,6 +34,7 @@ def test_cli_eval_and_explain(stage1_run: Path, tmp_path: Path, capsys: pytest.C
     report = json.loads(capsys.readouterr().out)
     assert report["prompts"] == 2
     assert set(report["accuracy"]) == {"derain", "dehaze", "overall"}
+    assert report["understood"] == {"derain": 1.0, "dehaze": 1.0, "overall": 1.0}  # "rain", "fog": words
     assert text_cli(["explain", "get rid of the rain", *common]) == 0
     understood = json.loads(capsys.readouterr().out)
     assert understood["category"] in {"denoise", "derain", "dehaze", "blind"}

@@ -17,9 +17,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tpir.text.classify import accuracy_by_category, corpus_centroids
-from tpir.text.corpus import CorpusError, InstructionCorpus, check_known_categories, read_prompt_file
+from tpir.text.corpus import (
+    BLIND_CATEGORY,
+    CorpusError,
+    InstructionCorpus,
+    check_known_categories,
+    read_prompt_file,
+)
 from tpir.text.encoder import PromptError, TextEncoder, minilm_path
-from tpir.text.reading import PromptReader
+from tpir.text.reading import PromptReader, Reading
 
 
 def default_cache_dir() -> Path:
@@ -38,21 +44,34 @@ def load_encoder(folder: str | None) -> TextEncoder:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """Two accuracies per category: the nearest centroid of the embedding (``accuracy``), and what
+    ``explain`` understands (``understood``: the reading removes exactly the labelled category)."""
     encoder = load_encoder(args.encoder)
     corpus = InstructionCorpus.load(args.corpus_dir)
     prompts = read_prompt_file(args.prompts)
     check_known_categories(prompts, corpus.categories)
     centroids = corpus_centroids(encoder, corpus, args.cache_dir)
-    predicted = centroids.predict(encoder.encode([p.sentence for p in prompts]))
-    accuracy = accuracy_by_category(predicted, [p.category for p in prompts])
+    embeddings = encoder.encode([p.sentence for p in prompts])
+    labels = [p.category for p in prompts]
+    accuracy = accuracy_by_category(centroids.predict(embeddings), labels)
+    reader = PromptReader(corpus.lexicon, centroids)
+    readings = [reader.read(p.sentence, lambda _, e=e: e) for p, e in zip(prompts, embeddings, strict=True)]
+    understood = accuracy_by_category([understood_category(r) for r in readings], labels)
     if args.json:
-        print(json.dumps({"accuracy": accuracy, "prompts": len(prompts)}, indent=2))
+        print(json.dumps({"accuracy": accuracy, "understood": understood, "prompts": len(prompts)}, indent=2))
         return 0
-    print(f"{'category':<12} {'accuracy':>8}")
+    print(f"{'category':<12} {'nearest':>8} {'understood':>10}")
     for category, value in accuracy.items():
-        print(f"{category:<12} {value:>8.3f}")
-    print(f"({len(prompts)} prompts from {args.prompts})")
+        print(f"{category:<12} {value:>8.3f} {understood[category]:>10.3f}")
+    print(f"({len(prompts)} prompts from {args.prompts}; understood: what `tpir-text explain` reads)")
     return 0
+
+
+def understood_category(reading: Reading) -> str | None:
+    """The one category a reading removes (``blind`` for a blind prompt), None for several or none."""
+    if reading.blind:
+        return BLIND_CATEGORY
+    return next(iter(reading.removed)) if len(reading.removed) == 1 else None
 
 
 def run_explain(args: argparse.Namespace) -> int:
