@@ -59,7 +59,7 @@ class DataCatalog:
         banks += [bank for task in tasks for bank in self.val[task].banks()]
         banks += [bank for task in tasks for source, _ in self.train[task] for bank in source.banks()]
         failures = {}
-        for bank in banks:
+        for bank in {id(bank): bank for bank in banks}.values():  # a bank shared by several sets, once
             failures |= bank.preload()
         if failures:
             listed = "; ".join(f"{path} ({reason})" for path, reason in list(failures.items())[:5])

@@ -72,7 +72,6 @@ class EpochKeys(Sampler[int]):
 
     def resume(self, position: DataPosition) -> None:
         """Start the next pass at ``position`` (its epoch, after its trained batches)."""
-        self.epoch = position.epoch
         self._resume = position
 
     def keys(self, epoch: int) -> list[int]:
