@@ -19,12 +19,14 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "load"]
 
 
-def load(folder: str | Path, device: str | torch.device = "cpu") -> Restorer:
+def load(folder: str | Path, device: str | torch.device = "cpu", precision: str = "auto") -> Restorer:
     """The restorer of an exported model folder (``tpir-export``; ``make demo`` writes ``outputs/demo/model``).
 
     Returns a :class:`tpir.inference.model.Restorer`: ``.restore(image, prompt)`` takes a path, PIL image,
     numpy array or tensor and returns the same kind. Imported on first call, so ``import tpir`` stays light.
+    ``precision`` is ``auto`` (bf16 where the device computes it natively, else fp32), ``fp32`` or
+    ``bf16``; the choice and its reason are ``model.precision`` (and logged at INFO).
     """
     from tpir.inference.model import Restorer
 
-    return Restorer.from_pretrained(folder, device)
+    return Restorer.from_pretrained(folder, device, precision)

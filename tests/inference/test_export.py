@@ -35,7 +35,7 @@ def test_exported_model_restores_like_the_trained_module(
 
     exported = restorer_from_checkpoint(checkpoint)
     folder = exported.save_pretrained(tmp_path / "model")
-    loaded = Restorer.from_pretrained(folder)
+    loaded = Restorer.from_pretrained(folder, precision="fp32")
     for model in (exported, loaded):
         torch.testing.assert_close(model.restore(image, PROMPT), expected, atol=1e-5, rtol=0)
         assert model.read_prompt(PROMPT).understanding.category in model.centroids.categories
@@ -107,7 +107,7 @@ def test_loading_a_folder_that_is_not_a_model_says_so(tmp_path: Path) -> None:
 
 
 def test_overwrite_replaces_only_a_model_folder(model_folder: Path, tmp_path: Path) -> None:
-    model = Restorer.from_pretrained(model_folder)
+    model = Restorer.from_pretrained(model_folder, precision="fp32")
     user_folder = tmp_path / "thesis"
     user_folder.mkdir()
     (user_folder / "thesis.tex").write_text("months of work")

@@ -13,7 +13,10 @@ from PIL import Image
 from tpir.data.photos import Photo, read_photo, write_photo
 from tpir.inference.model import Restorer
 from tpir.inference.restore import main
+from tpir.inference.tiling import tile_count
 from tpir.metrics.image_quality import psnr
+from tpir.models.backbone import TextGuidedRestorer
+from tpir.text.encoder import TextEncoder
 
 PROMPT = "remove the rain"
 HEIGHT, WIDTH = 40, 56
@@ -345,3 +348,56 @@ def test_a_low_confidence_prompt_is_said_so(
         note,
     ), note
     assert "note:" not in restore(capsys, model_folder, source, "--overwrite")[1]  # named by words
+
+
+def test_the_prompt_is_encoded_once_for_many_tiles_and_files(
+    capsys: pytest.CaptureFixture[str], model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    encoded: list[str] = []
+    original_encode = TextEncoder.encode
+
+    def count_encodes(
+        encoder: TextEncoder, prompts: list[str], *args: object, **kwargs: object
+    ) -> torch.Tensor:
+        encoded.extend(prompts)
+        return original_encode(encoder, prompts, *args, **kwargs)
+
+    forwards: list[torch.Tensor] = []
+    original_forward = TextGuidedRestorer.forward
+
+    def count_forwards(
+        backbone: TextGuidedRestorer, lq: torch.Tensor, guidance: torch.Tensor
+    ) -> torch.Tensor:
+        forwards.append(guidance)
+        return original_forward(backbone, lq, guidance)
+
+    monkeypatch.setattr(TextEncoder, "encode", count_encodes)
+    monkeypatch.setattr(TextGuidedRestorer, "forward", count_forwards)
+    sources = [save(pixels(3, seed=seed), tmp_path / f"photo{seed}.png") for seed in range(3)]
+    status, out, err = restore(capsys, model_folder, *sources, "--tile", "16", "--overlap", "4")
+    assert (status, err) == (0, "")
+    assert out.count("wrote ") == 3
+    assert encoded == [PROMPT]  # one encoding for 3 files of tile_count(40, 56, 16, 4) = 15 tiles each
+    assert len(forwards) == 3 * tile_count(HEIGHT, WIDTH, 16, 4) == 45
+    assert all(torch.equal(z, forwards[0]) for z in forwards)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_precision_is_chosen_and_printed(
+    capsys: pytest.CaptureFixture[str], model_folder: Path, tmp_path: Path, precision: str
+):
+    source = save(pixels(3), tmp_path / "photo.png")
+    status, out, _ = restore(capsys, model_folder, source, "--precision", precision)
+    assert status == 0
+    assert f"precision: {precision} (asked for" in out
+    status, out, _ = restore(capsys, model_folder, source, "--overwrite")
+    assert status == 0
+    assert re.search(r"^precision: (bf16|fp32) \(auto: this CPU has ", out, re.MULTILINE), out
+
+
+def test_an_unknown_precision_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], model_folder: Path, tmp_path: Path
+):
+    status, _, err = restore(capsys, model_folder, save(pixels(3), tmp_path / "p.png"), "--precision", "fp16")
+    assert status == 2
+    assert "--precision: invalid choice: 'fp16'" in err

@@ -90,3 +90,24 @@ def test_bad_shapes_are_refused() -> None:
         restore_tiled(lambda t: t, torch.zeros(3, 8, 8), 16, 4)
     with pytest.raises(ValueError, match="restore_fn returned shape"):
         restore_tiled(lambda t: t[..., :-1], image(40, 40), 16, 4)
+
+
+@pytest.mark.parametrize("batch", [2, 3, 64])
+def test_batched_tiles_give_the_one_by_one_result(batch: int) -> None:
+    x = image(90, 110)
+    sizes = []
+
+    def blur(tiles: torch.Tensor) -> torch.Tensor:
+        sizes.append(len(tiles))
+        return box_blur(tiles)
+
+    one_by_one = restore_tiled(box_blur, x, tile=32, overlap=8)
+    torch.testing.assert_close(restore_tiled(blur, x, tile=32, overlap=8, batch=batch), one_by_one)
+    count = tile_count(90, 110, 32, 8)
+    assert sum(sizes) == count
+    assert max(sizes) == min(batch, count)
+
+
+def test_a_batch_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="batch=0: expected at least 1"):
+        restore_tiled(box_blur, image(8, 8), tile=16, overlap=4, batch=0)

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 
 def load_model(cfg: DictConfig) -> tuple[Restorer, str]:
-    """The model to score (a checkpoint if ``ckpt_path`` is set, else ``model_dir``) and its row name."""
+    """The model to score (a checkpoint if ``ckpt_path`` is set, else ``model_dir``) on ``device`` in
+    ``precision`` (printed), and its row name."""
     if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={cfg.device}, but CUDA is not available here; use device=cpu.")
     if cfg.ckpt_path:
@@ -52,10 +53,12 @@ def load_model(cfg: DictConfig) -> tuple[Restorer, str]:
                 f"model_dir={cfg.model_dir} does not exist; pass model_dir=<folder> or ckpt_path=<checkpoint>, "
                 "set TPIR_MODEL, or run `make demo`, which exports outputs/demo/model."
             )
-        model = Restorer.from_pretrained(cfg.model_dir)
+        model = Restorer.from_pretrained(cfg.model_dir, precision="fp32")
         folder = Path(cfg.model_dir).resolve()
         name = folder.parent.name if folder.name == "model" else folder.name  # outputs/demo/model: demo
-    return model.to(cfg.device), cfg.method or f"tpir ({name})"
+    model.to(cfg.device)
+    print(model.set_precision(cfg.precision).summary())
+    return model, cfg.method or f"tpir ({name})"
 
 
 def restore_with(model: Restorer, prompts_name_the_task: bool) -> Restore:
@@ -98,7 +101,7 @@ def evaluate(cfg: DictConfig) -> dict:
         )
     restore = restore_with(model, prompts_name_the_task=cfg.prompts.mode == "random")
     scores = score_sets(restore, sets, cfg.protocol.name, cfg.limit)
-    results = tabulate(cfg, method, scores)
+    results = tabulate(cfg, method, scores, model.precision.name)
     if cfg.get("report_dir"):
         path = write_report(results, restore, sets, cfg.report_dir)
         log.info("Wrote %s", path)
@@ -128,26 +131,32 @@ def run_study(cfg: DictConfig, model: Restorer, method: str, catalog, corpus) ->
         free = {s.task: corpus.sentences("test", s.task) for s in sweeps}
         rows = strength_study(restore, clean, sweeps, lexicon, free, cfg.protocol.name, cfg.seed, cfg.limit)
         header, body = strength_table(rows)
-    title = f"study={cfg.study}, protocol={cfg.protocol.name}, seed={cfg.seed}, model={method}"
+    precision = model.precision.name
+    title = f"study={cfg.study}, protocol={cfg.protocol.name}, seed={cfg.seed}, precision={precision}, model={method}"
     return {
         "method": method,
         "study": cfg.study,
+        "precision": precision,
         "rows": rows,
         "table": {"title": title, "header": header, "rows": body},
     }
 
 
-def tabulate(cfg: DictConfig, method: str, scores: list[SetScores]) -> dict:
-    """Scores of every set, and the table of them: what ``results.json`` holds."""
+def tabulate(cfg: DictConfig, method: str, scores: list[SetScores], precision: str) -> dict:
+    """Scores of every set, and the table of them: what ``results.json`` holds (``precision``: the
+    backbone's number format, in the title)."""
     header, body = table1(scores, method)
     if cfg.prompts.mode == "wrong":
         body.append(output_vs_input_row(scores, method))
-    title = f"protocol={cfg.protocol.name}, prompts={cfg.prompts.mode}, seed={cfg.seed}"
+    title = (
+        f"protocol={cfg.protocol.name}, prompts={cfg.prompts.mode}, seed={cfg.seed}, precision={precision}"
+    )
     return {
         "method": method,
         "protocol": cfg.protocol.name,
         "prompts": cfg.prompts.mode,
         "seed": cfg.seed,
+        "precision": precision,
         "sets": [s.as_dict() for s in scores],
         "table": {"title": title, "header": header, "rows": body},
     }

@@ -19,6 +19,7 @@ values. Loading reads JSON, safetensors and a Hugging Face folder only: nothing 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -46,6 +47,14 @@ from tpir.data.photos import (
     write_photo,
 )
 from tpir.inference.card import model_card
+from tpir.inference.runtime import (
+    Precision,
+    PrecisionError,
+    cast_backbone,
+    choose_precision,
+    keep_freed_memory,
+    tiles_per_batch,
+)
 from tpir.inference.tiling import restore_tiled
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.models.guidance import Guidance, TaskEmbeddingGuidance, TextGuidance
@@ -58,6 +67,8 @@ from tpir.text.encoder import (
 from tpir.text.lexicon import Lexicon
 from tpir.text.reading import PromptReader, Reading
 from tpir.utils import current_umask
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
@@ -171,6 +182,7 @@ class Restorer(nn.Module):
         self._display_reader: PromptReader | None = (
             None  # the bundled lexicon, for models that read no prompts
         )
+        self._precision = Precision("fp32", "as built")
 
     @property
     def tasks(self) -> list[str]:
@@ -180,6 +192,36 @@ class Restorer(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.backbone.parameters()).device
+
+    @property
+    def precision(self) -> Precision:
+        """The number format the backbone runs in, and why (:meth:`set_precision`)."""
+        return self._precision
+
+    def set_precision(self, requested: str = "auto") -> Precision:
+        """Run the backbone in ``requested`` precision on its current device (move it there first).
+
+        Args:
+            requested: ``auto`` (bf16 where the device computes it natively, else fp32), ``fp32`` or
+                ``bf16``; see :mod:`tpir.inference.runtime`.
+
+        Returns:
+            The precision chosen, with the reason (its ``summary()`` is what the tools print).
+
+        Raises:
+            PrecisionError: ``requested`` is unknown or unavailable on the device, or fp32 is asked of a
+                model already cast to bf16 (its fp32 weights are gone: load it again).
+        """
+        chosen = choose_precision(requested, self.device)
+        if chosen.name != self._precision.name:
+            if self._precision.name != "fp32":
+                raise PrecisionError(
+                    f"this model already runs in {self._precision.name}; load it again for {chosen.name}."
+                )
+            cast_backbone(self.backbone, chosen.dtype)
+        self._precision = chosen
+        log.info(chosen.summary())
+        return chosen
 
     def check_prompt(self, prompt: str) -> str:
         """The prompt, stripped; raises :class:`PromptError` if it is empty or too long to read."""
@@ -272,10 +314,11 @@ class Restorer(nn.Module):
 
     @torch.no_grad()
     def forward(self, image: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
-        """Restore (B, 3, H, W) RGB in [0, 1] with ``z`` (1 or B, D); returns (B, 3, H, W) in [0, 1]."""
+        """Restore (B, 3, H, W) RGB in [0, 1] with ``z`` (1 or B, D); returns (B, 3, H, W) float32 in
+        [0, 1], whatever :attr:`precision` the backbone runs in."""
         if z is not None:
             z = z.to(self.device).expand(image.shape[0], -1)
-        return self.backbone(image.to(self.device), z).clamp_(0, 1)
+        return self.backbone(image.to(self.device, torch.float32), z).clamp_(0, 1)
 
     def restore_tensor(
         self,
@@ -292,7 +335,8 @@ class Restorer(nn.Module):
             prompt: the prompt, or one already read with :meth:`read_prompt`. The notes of a prompt given
                 as a string (e.g. that it is understood with low confidence) are issued as
                 :class:`PromptWarning`.
-            tile: tile side, a multiple of 8; None restores each image in one piece.
+            tile: tile side, a multiple of 8; None restores each image in one piece. Tiles are restored
+                :func:`~tpir.inference.runtime.tiles_per_batch` at a time (one on the CPU).
             overlap: pixels shared by neighbouring tiles.
             progress: called once per tile.
 
@@ -302,12 +346,31 @@ class Restorer(nn.Module):
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"image: expected shape (B, 3, H, W), got {tuple(image.shape)}.")
         read = self._read_for_caller(prompt)
+        batch = tiles_per_batch(self.device)
         with torch.no_grad():
             restored = [
-                restore_tiled(lambda piece: self(piece, read.z), one[None], tile, overlap, progress)
+                restore_tiled(
+                    lambda pieces: self._restore_pieces(pieces, read.z),
+                    one[None],
+                    tile,
+                    overlap,
+                    progress,
+                    batch,
+                )
                 for one in image.float()
             ]
         return torch.cat(restored)
+
+    def _restore_pieces(self, pieces: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        """Restore tiles (N, 3, h, w) in one forward, or, if the GPU runs out of memory, in halves."""
+        try:
+            return self(pieces, z)
+        except torch.cuda.OutOfMemoryError:
+            if len(pieces) == 1:
+                raise
+            torch.cuda.empty_cache()
+            half = len(pieces) // 2
+            return torch.cat([self._restore_pieces(pieces[:half], z), self._restore_pieces(pieces[half:], z)])
 
     def _read_for_caller(self, prompt: str | ReadPrompt) -> ReadPrompt:
         """``prompt`` read. The caller of the public method that calls this never sees the ReadPrompt of a
@@ -410,7 +473,14 @@ class Restorer(nn.Module):
             folder: where to write.
             overwrite: replace an existing model folder.
             card: the model card (``README.md``); default: :func:`model_card` of the config.
+
+        Raises:
+            PrecisionError: the backbone was cast to bf16 (:meth:`set_precision`): its fp32 weights are gone.
         """
+        if self._precision.name != "fp32":
+            raise PrecisionError(
+                f"this model runs in {self._precision.name}; save it from a model loaded with precision='fp32'."
+            )
         folder = Path(folder)
         if folder.exists() and not overwrite:
             raise FileExistsError(f"{folder} already exists; choose another folder or pass --overwrite.")
@@ -440,11 +510,21 @@ class Restorer(nn.Module):
         return folder
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> Restorer:
+    def from_pretrained(
+        cls, folder: str | Path, device: str | torch.device = "cpu", precision: str = "auto"
+    ) -> Restorer:
         """Load a folder written by :meth:`save_pretrained` (``tpir-export``, ``make demo``).
+
+        Args:
+            folder: the model folder.
+            device: where the model runs.
+            precision: ``auto`` (bf16 where the device computes it natively), ``fp32`` or ``bf16``;
+                see :meth:`set_precision`. On the CPU, loading also keeps freed memory in the process
+                (:func:`tpir.inference.runtime.keep_freed_memory`), which makes repeated forwards faster.
 
         Raises:
             ModelFolderError: the folder is missing, incomplete, or of another format version.
+            PrecisionError: ``precision`` is unknown or unavailable on ``device``.
         """
         folder = Path(folder)
         config_path = folder / CONFIG_FILE
@@ -454,13 +534,17 @@ class Restorer(nn.Module):
                 "or run `make demo`, which exports outputs/demo/model."
             )
         try:
-            return cls._load_parts(folder, json.loads(config_path.read_text(encoding="utf-8"))).to(device)
+            model = cls._load_parts(folder, json.loads(config_path.read_text(encoding="utf-8"))).to(device)
         except ModelFolderError:
             raise
         except Exception as error:  # json, safetensors, transformers and torch each raise their own
             raise ModelFolderError(
                 f"{folder}: not a usable tpir model folder ({first_line(error)})."
             ) from error
+        if model.device.type == "cpu":
+            keep_freed_memory()
+        model.set_precision(precision)
+        return model
 
     @classmethod
     def _load_parts(cls, folder: Path, config: dict[str, Any]) -> Restorer:

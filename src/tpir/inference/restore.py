@@ -4,11 +4,14 @@
     tpir-restore a.png b.png --prompt "remove the noise" --out-dir restored/    # restored/a_restored.png, ...
     tpir-restore big.tif --prompt "clear the haze" -o clear.tif --tile 256 --overlap 32 --device cuda
     tpir-restore photo.png --prompt "remove the noise" --model runs/x/model --tile 0   # whole image at once
+    tpir-restore photo.png --prompt "remove the noise" --precision fp32   # not bf16, even where native
 
 The prompt is read once: the line ``understood "..." as: <category> (confidence c)`` says which
-degradation the model took it to name. Each photo keeps its alpha channel, bit depth and
-grayscale-ness; an input whose format cannot be written (e.g. GIF) is written as PNG. Large photos are
-restored in overlapping tiles (``--tile``, ``--overlap``), so memory stays bounded whatever their size.
+degradation the model took it to name; the line ``precision: ...`` says which number format the model
+runs in, and why (``--precision auto`` takes bf16 where the hardware computes it natively). Each photo
+keeps its alpha channel, bit depth and grayscale-ness; an input whose format cannot be written (e.g.
+GIF) is written as PNG. Large photos are restored in overlapping tiles (``--tile``, ``--overlap``), so
+memory stays bounded whatever their size.
 
 Exit status: 0 when every photo was written; 1 when some could not be read or written (each named on
 stderr, the others still restored); 2 for a bad command line, model folder, prompt, device or output
@@ -37,6 +40,7 @@ from tpir.data.photos import (
     write_photo,
 )
 from tpir.inference.model import ModelFolderError, ReadPrompt, Restorer
+from tpir.inference.runtime import PRECISIONS, PrecisionError
 from tpir.inference.tiling import tile_count
 from tpir.text.encoder import PromptError
 
@@ -100,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), help="where the model runs (default: cuda if available)"
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="number format: auto (bf16 where the CPU has AMX or AVX512_BF16 or the GPU has bf16, "
+        "else fp32; printed), fp32 or bf16",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
@@ -126,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     """Set up from checked arguments, then restore every photo; returns the exit status (0, 1 or 2)."""
     try:
         device = _pick_device(args.device)
-        model = load_model(args.model, device)
+        model = load_model(args.model, device, args.precision)
         prompt = read_prompt(model, args.prompt)
         if args.output is not None:
             _check_output_folder(args.output)
@@ -136,6 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     print(prompt.summary())
+    print(model.precision.summary())
 
     jobs = plan_outputs(args.images, args.output, args.out_dir)
     show_bars = not args.quiet and sys.stderr.isatty()
@@ -205,9 +217,9 @@ def _pick_device(name: str | None) -> torch.device:
     return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def load_model(folder: Path | None, device: torch.device) -> Restorer:
-    """The model in ``folder`` (default: ``$TPIR_MODEL``, else the demo's) on ``device``; raises
-    :class:`SetupError` naming the folder if it is unusable."""
+def load_model(folder: Path | None, device: torch.device, precision: str = "auto") -> Restorer:
+    """The model in ``folder`` (default: ``$TPIR_MODEL``, else the demo's) on ``device`` in ``precision``;
+    raises :class:`SetupError` naming the folder if it is unusable, or the precision."""
     if folder is None:
         folder = default_model()
         if not folder.is_dir():
@@ -218,9 +230,11 @@ def load_model(folder: Path | None, device: torch.device) -> Restorer:
     if not folder.is_dir():
         raise SetupError(f"--model {folder}: no such folder.")
     try:
-        return Restorer.from_pretrained(folder, device)
+        return Restorer.from_pretrained(folder, device, precision)
     except ModelFolderError as error:  # its message names the folder
         raise SetupError(f"--model: {error}") from error
+    except PrecisionError as error:
+        raise SetupError(f"--precision: {error}") from error
 
 
 def read_prompt(model: Restorer, prompt: str) -> ReadPrompt:

@@ -112,11 +112,17 @@ class TextGuidedRestorer(nn.Module):
         """
         g = self._embed_guidance(lq, guidance)
         height, width = lq.shape[-2:]
-        # Channels-last (C innermost in memory) makes the depth-wise and 1x1 convs much faster on CPU, and
-        # every layer below preserves the format.
-        x = self._pad(lq).contiguous(memory_format=torch.channels_last)
+        x = self._pad(lq)
+        # The blocks compute in the weights' dtype (bf16 once cast for inference, see
+        # tpir.inference.runtime); the image skip below stays in the input's. Channels-last (C innermost
+        # in memory) makes the depth-wise and 1x1 convs much faster on CPU; every layer keeps the format.
+        dtype = self.patch_embed.weight.dtype
+        if g is not None:
+            g = g.to(dtype)
 
-        enc1 = self._run(self.encoder_level1, self.patch_embed(x), g)
+        enc1 = self._run(
+            self.encoder_level1, self.patch_embed(x.to(dtype, memory_format=torch.channels_last)), g
+        )
         enc2 = self._run(self.encoder_level2, self.down1_2(enc1), g)
         enc3 = self._run(self.encoder_level3, self.down2_3(enc2), g)
         enc4 = self._run(self.encoder_level4, self.down3_4(enc3), g)
@@ -129,7 +135,7 @@ class TextGuidedRestorer(nn.Module):
         dec1 = self._run(self.refinement, dec1, g)
 
         # Back to plain contiguous (B, 3, H, W), so callers may view() the result.
-        return (self.output(dec1) + x)[..., :height, :width].contiguous()
+        return (self.output(dec1).to(x.dtype) + x)[..., :height, :width].contiguous()
 
     def _embed_guidance(self, lq: torch.Tensor, guidance: torch.Tensor | None) -> torch.Tensor | None:
         """Check the inputs and map ``Z`` (B, guidance_dim) to ``g`` (B, guidance_width), or None."""
@@ -148,7 +154,7 @@ class TextGuidedRestorer(nn.Module):
             raise ValueError(
                 f"guidance must be prompt embeddings of shape (B, guidance_dim)={expected}, got {got}."
             )
-        return self.guidance(guidance)
+        return self.guidance(guidance.to(self.guidance.input_mean.dtype))
 
     @staticmethod
     def _pad(lq: torch.Tensor) -> torch.Tensor:
