@@ -53,8 +53,10 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
 
-bench: $(STAMP) ## Speed and size benchmarks; writes benchmarks/results.json
+bench: $(STAMP) ## Speed and memory benchmarks of this CPU (and GPU, where CUDA is); writes benchmarks/results/
 	$(BIN)/python benchmarks/run.py
+	@if $(BIN)/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then \
+		$(BIN)/python benchmarks/gpu.py; else echo "no CUDA here: GPU benchmarks skipped"; fi
 
 app: $(STAMP) ## Serve the web page on http://127.0.0.1:7860 (the demo model; run make demo first)
 	$(BIN)/tpir-app

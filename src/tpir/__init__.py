@@ -27,6 +27,10 @@ def load(folder: str | Path, device: str | torch.device = "cpu", precision: str 
     ``precision`` is ``auto`` (bf16 where the device computes it natively, else fp32), ``fp32`` or
     ``bf16``; the choice and its reason are ``model.precision`` (and logged at INFO).
     """
+    import logging
+
     from tpir.inference.model import Restorer
 
-    return Restorer.from_pretrained(folder, device, precision)
+    model = Restorer.from_pretrained(folder, device, precision)
+    logging.getLogger(__name__).info(model.precision.summary())
+    return model

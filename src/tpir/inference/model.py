@@ -19,7 +19,6 @@ values. Loading reads JSON, safetensors and a Hugging Face folder only: nothing 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -67,8 +66,6 @@ from tpir.text.encoder import (
 from tpir.text.lexicon import Lexicon
 from tpir.text.reading import PromptReader, Reading
 from tpir.utils import current_umask
-
-log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
@@ -220,7 +217,6 @@ class Restorer(nn.Module):
                 )
             cast_backbone(self.backbone, chosen.dtype)
         self._precision = chosen
-        log.info(chosen.summary())
         return chosen
 
     def check_prompt(self, prompt: str) -> str:

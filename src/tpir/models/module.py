@@ -37,6 +37,24 @@ def plain(config: Config | None) -> dict[str, Any] | None:
     return OmegaConf.to_container(node, resolve=True)
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile_mode(compile: bool | str) -> str:
+    """The ``torch.compile`` mode that the module's ``compile`` argument names (True: ``"default"``).
+
+    Raises:
+        ValueError: ``compile`` is neither a bool nor one of :data:`COMPILE_MODES`.
+    """
+    if compile is True:
+        return "default"
+    if compile not in COMPILE_MODES:
+        raise ValueError(
+            f"module.compile={compile!r}: expected false, true or one of {', '.join(COMPILE_MODES)}."
+        )
+    return compile
+
+
 class RestorationModule(L.LightningModule):
     """Trains ``TextGuidedRestorer`` on batches of ``lq``, ``gt``, ``prompt``, ``task``.
 
@@ -57,7 +75,11 @@ class RestorationModule(L.LightningModule):
             it to understand prompts (which degradation they name).
         corpus: config of this run's instruction corpus; as ``text_encoder``.
         tasks: the tasks trained, in id order.
-        compile: compile the backbone with ``torch.compile`` (state-dict keys stay the same).
+        compile: compile the backbone with ``torch.compile`` (state-dict keys stay the same): False;
+            True or ``"default"``; ``"reduce-overhead"`` (also captures each step's kernels as CUDA
+            graphs, replayed with one launch: what a GPU at small batches needs); ``"max-autotune"``
+            (graphs, and kernels tuned per shape: a long warm-up). Shapes are static: training crops
+            are of one size, and each validation size compiles once.
     """
 
     def __init__(
@@ -69,7 +91,7 @@ class RestorationModule(L.LightningModule):
         text_encoder: Config | None = None,
         corpus: Config | None = None,
         tasks: Sequence[str] = (),
-        compile: bool = False,
+        compile: bool | str = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
@@ -81,7 +103,7 @@ class RestorationModule(L.LightningModule):
                 "text_encoder": plain(text_encoder),
                 "corpus": plain(corpus),
                 "tasks": list(tasks),
-                "compile": bool(compile),
+                "compile": compile,
             }
         )
         self.guidance: Guidance = instantiate(self.hparams.guidance)
@@ -90,7 +112,7 @@ class RestorationModule(L.LightningModule):
         if statistics is not None:
             self.backbone.guidance.set_input_statistics(*statistics)
         if compile:
-            self.backbone.compile()
+            self.backbone.compile(mode=compile_mode(compile), dynamic=False)
         self.scores = nn.ModuleDict()
 
     def forward(self, lq: torch.Tensor, prompts: Sequence[str], task_ids: torch.Tensor) -> torch.Tensor:
