@@ -12,6 +12,7 @@ from tpir.inference.runtime import (
     PrecisionError,
     cast_backbone,
     choose_precision,
+    cpu_bf16_feature,
     keep_freed_memory,
     tiles_per_batch,
 )
@@ -103,3 +104,14 @@ def test_freed_memory_is_kept_on_glibc() -> None:
 def test_tiles_are_batched_on_a_gpu_only() -> None:
     assert tiles_per_batch("cpu") == 1
     assert tiles_per_batch("cuda") > 1
+
+
+@pytest.mark.parametrize(
+    ("cap", "native"), [("AVX2", False), ("AVX512_CORE", False), ("AVX512_CORE_BF16", True)]
+)
+def test_a_onednn_isa_cap_hides_bf16(monkeypatch: pytest.MonkeyPatch, cap: str, native: bool) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    assert cpu_bf16_feature() == ("AVX512_BF16" if native else None)
+    assert choose_precision("auto", "cpu").name == ("bf16" if native else "fp32")

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-
-log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -56,11 +54,40 @@ class Precision:
         return f"precision: {self.name} ({self.reason})"
 
 
+# oneDNN instruction-set caps (ONEDNN_MAX_CPU_ISA) under which its kernels may still use each feature.
+_ISA_CAPS_WITH = {
+    "AMX": (
+        "AVX512_CORE_AMX",
+        "AVX512_CORE_AMX_FP16",
+        "AVX10_1_512_AMX",
+        "AVX10_1_512_AMX_FP16",
+        "ALL",
+        "DEFAULT",
+    ),
+    "AVX512_BF16": (
+        "AVX512_CORE_BF16",
+        "AVX512_CORE_FP16",
+        "AVX10_1_512",
+        "AVX512_CORE_AMX",
+        "AVX512_CORE_AMX_FP16",
+        "AVX10_1_512_AMX",
+        "AVX10_1_512_AMX_FP16",
+        "ALL",
+        "DEFAULT",
+    ),
+}
+
+
 def cpu_bf16_feature() -> str | None:
-    """The instruction-set feature that makes bf16 native on this CPU (``AMX``, ``AVX512_BF16``), or None."""
-    if torch.cpu._is_amx_tile_supported():
+    """The instruction-set feature that makes bf16 native on this CPU (``AMX``, ``AVX512_BF16``), or None.
+
+    A feature that ``ONEDNN_MAX_CPU_ISA`` keeps oneDNN from using does not count (``ONEDNN_MAX_CPU_ISA=AVX2``
+    runs this CPU as an AVX2-only one would).
+    """
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    if torch.cpu._is_amx_tile_supported() and cap in _ISA_CAPS_WITH["AMX"]:
         return "AMX"
-    if torch.cpu._is_avx512_bf16_supported():
+    if torch.cpu._is_avx512_bf16_supported() and cap in _ISA_CAPS_WITH["AVX512_BF16"]:
         return "AVX512_BF16"
     return None
 
