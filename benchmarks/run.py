@@ -43,6 +43,7 @@ from common import (
 )
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from PIL import Image
 
 from tpir.config import CONFIG_DIR
@@ -163,7 +164,7 @@ def paper_model_folder(folder: Path) -> Path:
     from tpir.text.corpus import InstructionCorpus
     from tpir.text.encoder import TextEncoder, corpus_words, tiny_random_bert
 
-    backbone_config = dict(train_config("model=paper").model)
+    backbone_config = OmegaConf.to_container(train_config("model=paper").model)
     backbone_config.pop("_target_"), backbone_config.pop("_partial_", None)
     encoder = TextEncoder.from_bundle(
         tiny_random_bert(corpus_words(InstructionCorpus.load()), hidden_size=32)
@@ -243,19 +244,16 @@ def main() -> None:
     args = parser.parse_args()
     keep_freed_memory()
     torch.manual_seed(0)
-    parts = args.only or PARTS
-    rows = []
-    if "forward" in parts:
-        rows += forward_rows(args.size, args.repeats)
-    if "train" in parts:
-        rows += train_step_rows(args.repeats)
-    if "data" in parts:
-        rows += data_rows(samples=200)
-    if "eval" in parts:
-        rows += eval_rows(limit=8)
-    if "photo" in parts:
-        rows += photo_rows(args.tile)
-    write_results(rows, cpu_machine(), args.out or RESULTS_DIR / f"cpu-{slug(cpu_isa())}.json")
+    measure = {
+        "forward": lambda: forward_rows(args.size, args.repeats),
+        "train": lambda: train_step_rows(args.repeats),
+        "data": lambda: data_rows(samples=200),
+        "eval": lambda: eval_rows(limit=8),
+        "photo": lambda: photo_rows(args.tile),
+    }
+    out = args.out or RESULTS_DIR / f"cpu-{slug(cpu_isa())}.json"
+    for part in args.only or PARTS:  # written part by part: a long run keeps what it measured
+        write_results(measure[part](), cpu_machine(), out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from tpir.inference.runtime import (
     tiles_per_batch,
 )
 from tpir.metrics.image_quality import psnr
+from tpir.models.attention import AttentionRecorder
 from tpir.models.backbone import TextGuidedRestorer
 from tpir.notebook import TINY_BACKBONE, tiny_model
 
@@ -115,3 +116,13 @@ def test_a_onednn_isa_cap_hides_bf16(monkeypatch: pytest.MonkeyPatch, cap: str, 
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
     assert cpu_bf16_feature() == ("AVX512_BF16" if native else None)
     assert choose_precision("auto", "cpu").name == ("bf16" if native else "fp32")
+
+
+def test_a_bf16_model_records_float32_attention() -> None:
+    model = tiny_model()
+    model.set_precision("bf16")
+    with AttentionRecorder(model.backbone) as recorder:
+        model(torch.rand(1, 3, 32, 32), model.read_prompt(PROMPT).z)
+    records = [*recorder.channel_attention.values(), *recorder.gates.values(), *recorder.features.values()]
+    assert records and all(r.dtype == torch.float32 for r in records)
+    assert recorder.features["refinement.0"].numpy().shape[-2:] == (32, 32)  # plots take numpy

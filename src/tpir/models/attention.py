@@ -27,8 +27,9 @@ _RANGE_EPS = 1e-12
 
 
 def _to_cpu(tensor: torch.Tensor) -> torch.Tensor:
-    # A copy even on CPU: a record must not alias a tensor the model could still change in place.
-    return tensor.detach().to("cpu", copy=True)
+    # A copy even on CPU: a record must not alias a tensor the model could still change in place. Float32
+    # whatever the model computes in (bf16 has no numpy counterpart, and plots want numpy).
+    return tensor.detach().to("cpu", torch.float32, copy=True)
 
 
 def list_blocks(model: nn.Module) -> list[str]:
@@ -49,8 +50,8 @@ def list_blocks(model: nn.Module) -> list[str]:
 class AttentionRecorder:
     """Records channel attention, text-fusion gates and modulation, and block outputs during forwards.
 
-    Use as a context manager; records are detached CPU copies keyed by ``model.named_modules()`` names,
-    and a later forward inside the same ``with`` overwrites the earlier one's::
+    Use as a context manager; records are detached float32 CPU copies keyed by ``model.named_modules()``
+    names, and a later forward inside the same ``with`` overwrites the earlier one's::
 
         with AttentionRecorder(model) as recorder:
             model(lq, z)
