@@ -54,27 +54,19 @@ class Precision:
         return f"precision: {self.name} ({self.reason})"
 
 
-# oneDNN instruction-set caps (ONEDNN_MAX_CPU_ISA) under which its kernels may still use each feature.
+# oneDNN instruction-set caps (ONEDNN_MAX_CPU_ISA) under which its kernels may still use each feature;
+# every cap that allows AMX allows AVX512_BF16 too.
+_AMX_CAPS = (
+    "AVX512_CORE_AMX",
+    "AVX512_CORE_AMX_FP16",
+    "AVX10_1_512_AMX",
+    "AVX10_1_512_AMX_FP16",
+    "ALL",
+    "DEFAULT",
+)
 _ISA_CAPS_WITH = {
-    "AMX": (
-        "AVX512_CORE_AMX",
-        "AVX512_CORE_AMX_FP16",
-        "AVX10_1_512_AMX",
-        "AVX10_1_512_AMX_FP16",
-        "ALL",
-        "DEFAULT",
-    ),
-    "AVX512_BF16": (
-        "AVX512_CORE_BF16",
-        "AVX512_CORE_FP16",
-        "AVX10_1_512",
-        "AVX512_CORE_AMX",
-        "AVX512_CORE_AMX_FP16",
-        "AVX10_1_512_AMX",
-        "AVX10_1_512_AMX_FP16",
-        "ALL",
-        "DEFAULT",
-    ),
+    "AMX": _AMX_CAPS,
+    "AVX512_BF16": ("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512", *_AMX_CAPS),
 }
 
 
