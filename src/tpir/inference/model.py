@@ -198,6 +198,10 @@ class Restorer(nn.Module):
     def set_precision(self, requested: str = "auto") -> Precision:
         """Run the backbone in ``requested`` precision on its current device (move it there first).
 
+        Every way a model is loaded for inference passes here (folders, checkpoints), so on the CPU this is
+        also where the process starts keeping freed memory
+        (:func:`tpir.inference.runtime.keep_freed_memory`), which makes repeated forwards faster.
+
         Args:
             requested: ``auto`` (bf16 where the device computes it natively, else fp32), ``fp32`` or
                 ``bf16``; see :mod:`tpir.inference.runtime`.
@@ -210,6 +214,8 @@ class Restorer(nn.Module):
                 model already cast to bf16 (its fp32 weights are gone: load it again).
         """
         chosen = choose_precision(requested, self.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         if chosen.name != self._precision.name:
             if self._precision.name != "fp32":
                 raise PrecisionError(
@@ -515,8 +521,7 @@ class Restorer(nn.Module):
             folder: the model folder.
             device: where the model runs.
             precision: ``auto`` (bf16 where the device computes it natively), ``fp32`` or ``bf16``;
-                see :meth:`set_precision`. On the CPU, loading also keeps freed memory in the process
-                (:func:`tpir.inference.runtime.keep_freed_memory`), which makes repeated forwards faster.
+                see :meth:`set_precision`.
 
         Raises:
             ModelFolderError: the folder is missing, incomplete, or of another format version.
@@ -537,8 +542,6 @@ class Restorer(nn.Module):
             raise ModelFolderError(
                 f"{folder}: not a usable tpir model folder ({first_line(error)})."
             ) from error
-        if model.device.type == "cpu":
-            keep_freed_memory()
         model.set_precision(precision)
         return model
 
