@@ -42,8 +42,11 @@ demo: $(STAMP) ## The main job on the bundled default (clears outputs/demo): bot
 	@echo "Stage 2 (restoration):      outputs/demo/restore/{checkpoints/,samples/,metrics.json}"
 	@echo "Try:  $(BIN)/tpir-restore photo.jpg --prompt \"remove the rain\" -o restored.png"
 
+# Test files run in TEST_WORKERS processes of one torch thread each (most of the suite's time is starting
+# tpir-train processes, which is single-threaded); a file's tests share a worker and its fixtures.
+TEST_WORKERS ?= 2
 test: $(STAMP) ## Run the whole test suite (offline, CPU), notebooks included
-	$(BIN)/python -m pytest --nbmake
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest --nbmake -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src tests

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tpir.utils import CheckpointError, SafeCheckpointIO, load_checkpoint
+from tpir.stages.trainer import SafeCheckpointIO
+from tpir.utils import CheckpointError, load_checkpoint
 
 
 class RunsCode:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lightning.pytorch.strategies import DDPStrategy
 
-from tpir.utils import build_trainer
+from tpir.stages.trainer import build_trainer
 
 TPIR_TRAIN = Path(sys.executable).with_name("tpir-train")
 

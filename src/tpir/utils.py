@@ -1,5 +1,5 @@
-"""Helpers shared by the entry points: building trainers from config, writing results and checkpoints
-whole or not at all, reading checkpoints without unpickling code."""
+"""Helpers shared by the entry points: writing results and checkpoints whole or not at all, reading
+checkpoints without unpickling code. Nothing here imports Lightning, so inference starts quickly."""
 
 from __future__ import annotations
 
@@ -14,30 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
-from hydra.utils import instantiate
-from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.pytorch.callbacks import LearningRateMonitor
-from omegaconf import DictConfig
-from typing_extensions import override
 
 log = logging.getLogger(__name__)
-
-
-def build_trainer(cfg: DictConfig) -> L.Trainer:
-    """A Trainer from ``cfg.trainer`` with the callbacks of ``cfg.callbacks`` and loggers of ``cfg.logger``,
-    saving and loading checkpoints with :class:`SafeCheckpointIO`.
-
-    Without a logger (``logger=none``) the learning-rate monitor has nowhere to write, so it is left out.
-    """
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
-    if not loggers:
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    return instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[SafeCheckpointIO()]
-    )
 
 
 def _read_umask() -> int:
@@ -164,24 +143,3 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             f"{path}: holds a {type(saved).__name__}; expected a Lightning checkpoint (a dict)."
         )
     return saved
-
-
-class SafeCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint IO, saving through a temporary file renamed into place (a run killed while
-    saving leaves the previous checkpoint whole) and loading with :func:`load_checkpoint`, which is how
-    ``tpir-train ckpt_path=...`` reads its checkpoint too."""
-
-    @override
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
-    ) -> None:
-        with atomic_path(path) as partial, partial.open("wb") as stream:
-            torch.save(checkpoint, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-
-    @override
-    def load_checkpoint(
-        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
-    ) -> dict[str, Any]:
-        return load_checkpoint(path, "cpu" if map_location is None else map_location)

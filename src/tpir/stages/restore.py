@@ -22,13 +22,8 @@ from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
 from tpir.inference.card import TEST_TABLE_FILE, tested_table_text
 from tpir.models.module import LOGGED_METRICS, RestorationModule
-from tpir.utils import (
-    CheckpointError,
-    build_trainer,
-    load_checkpoint,
-    write_json_atomic,
-    write_text_atomic,
-)
+from tpir.stages.trainer import build_trainer
+from tpir.utils import CheckpointError, load_checkpoint, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from tpir.stages.trainer import build_trainer
 from tpir.text.classify import CategoryCentroids, accuracy_by_category
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PretrainingBert, TextEncoder
-from tpir.utils import build_trainer, write_json_atomic
+from tpir.utils import write_json_atomic
 from tpir.viz.embeddings import plot_embedding_panels
 
 log = logging.getLogger(__name__)
