@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import statistics
@@ -65,9 +66,14 @@ def cpu_isa() -> str:
     return f"{torch.backends.cpu.get_cpu_capability()} + {feature or 'no native bf16'}"
 
 
+ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")  # what emulates an older CPU on a newer one
+
+
 def cpu_machine() -> str:
-    """One line naming this CPU, its vector ISA, the threads used and torch."""
-    return f"{cpu_name()}, {cpu_isa()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    """One line naming this CPU, its vector ISA, the threads used and torch, and the ISA caps in force."""
+    caps = ", ".join(f"{name}={os.environ[name]}" for name in ISA_CAPS if os.environ.get(name))
+    capped = f" (capped: {caps})" if caps else ""
+    return f"{cpu_name()}, {cpu_isa()}{capped}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
 def slug(text: str) -> str:

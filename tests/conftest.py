@@ -105,3 +105,20 @@ SMALL_RESTORE_RUN = (
 def small_restore_run() -> tuple[str, ...]:
     """Overrides of a stage-2 run that trains and tests in seconds (see ``SMALL_RESTORE_RUN``)."""
     return SMALL_RESTORE_RUN
+
+
+class _RunsCode:
+    """Unpickling this runs ``touch <marker>``: what a crafted checkpoint does to a trusting loader."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.fixture
+def code_payload(tmp_path: Path) -> tuple[object, Path]:
+    """An object that runs code when unpickled, and the file that code creates (absent until then)."""
+    marker = tmp_path / "code_ran"
+    return _RunsCode(marker), marker

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,6 @@ import torch
 
 from tpir.stages.trainer import SafeCheckpointIO
 from tpir.utils import CheckpointError, load_checkpoint
-
-
-class RunsCode:
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
 
 
 def test_a_save_that_dies_midway_leaves_the_previous_checkpoint_whole(tmp_path: Path, monkeypatch) -> None:
@@ -37,10 +28,10 @@ def test_a_save_that_dies_midway_leaves_the_previous_checkpoint_whole(tmp_path: 
 
 
 def test_code_in_a_checkpoint_is_refused_even_when_torch_is_told_to_trust_files(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, code_payload: tuple[object, Path]
 ) -> None:
-    marker, path = tmp_path / "ran", tmp_path / "crafted.ckpt"
-    torch.save({"state_dict": {}, "payload": RunsCode(marker)}, path)
+    (payload, marker), path = code_payload, tmp_path / "crafted.ckpt"
+    torch.save({"state_dict": {}, "payload": payload}, path)
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     for load in (load_checkpoint, SafeCheckpointIO().load_checkpoint):
         with pytest.raises(CheckpointError, match=r"crafted\.ckpt: not a checkpoint that loads safely"):

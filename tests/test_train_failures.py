@@ -69,23 +69,13 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp / "run" / "checkpoints" / "last.ckpt"
 
 
-class RunsCode:
-    """Unpickling this runs ``touch <marker>``: what a crafted checkpoint does to a trusting loader."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
-
-
 @pytest.mark.slow
 def test_a_checkpoint_with_code_creates_nothing_in_any_command_even_with_torch_s_default_off(
-    checkpoint: Path, tmp_path: Path
+    checkpoint: Path, tmp_path: Path, code_payload: tuple[object, Path]
 ) -> None:
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    marker = tmp_path / "pwned"
-    saved["callbacks"]["payload"] = RunsCode(marker)
+    payload, marker = code_payload
+    saved["callbacks"]["payload"] = payload
     crafted = tmp_path / "run" / "checkpoints" / "last.ckpt"
     crafted.parent.mkdir(parents=True)
     torch.save(saved, crafted)

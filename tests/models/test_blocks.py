@@ -56,6 +56,18 @@ def test_igfn_hidden_width_follows_the_expansion() -> None:
     assert ffn(_randn(1, 10, 4, 4)).shape == (1, 10, 4, 4)
 
 
+@pytest.mark.parametrize("grad", [True, False])
+def test_igfn_matches_restormer_gated_feed_forward_with_and_without_autograd(grad: bool) -> None:
+    torch.manual_seed(0)
+    ffn = IGFN(6, 2.66)
+    x = _randn(2, 6, 5, 7)
+    # Restormer's GDFN, written the plain way: one project_in and dwconv, chunked into gate and value.
+    gate, value = ffn.dwconv(ffn.project_in(x)).chunk(2, dim=1)
+    expected = ffn.project_out(F.gelu(gate) * value)
+    with torch.set_grad_enabled(grad):  # without autograd the GELU runs in place
+        assert torch.allclose(ffn(x), expected, atol=1e-6)
+
+
 def test_text_fusion_matches_equation_5() -> None:
     torch.manual_seed(0)
     fusion = TextFusion(8, 5)

@@ -361,7 +361,7 @@ class Restorer(nn.Module):
                 )
                 for one in image.float()
             ]
-        return torch.cat(restored)
+        return restored[0] if len(restored) == 1 else torch.cat(restored)  # no copy of a single image
 
     def _restore_pieces(self, pieces: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         """Restore tiles (N, 3, h, w) in one forward, or, if the GPU runs out of memory, in halves."""

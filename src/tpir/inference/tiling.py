@@ -90,7 +90,7 @@ def restore_tiled(
             weight[area] += window
             if progress is not None:
                 progress()
-    return output / weight
+    return output.div_(weight)  # in place: a 12-MP photo's output is 144 MB
 
 
 def _check_tiling(tile: int, overlap: int) -> None:

