@@ -1,4 +1,4 @@
-"""Stage 2 LightningModule: the text-guided backbone trained all-in-one with an L1 loss."""
+"""Stage 2 LightningModule: the text-guided backbone trained all-in-one (L1 loss, or minus the PSNR)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
@@ -18,6 +17,7 @@ from typing_extensions import override
 
 from tpir.metrics.image_quality import restoration_scores
 from tpir.models.guidance import Guidance, TextGuidance
+from tpir.models.losses import check_loss, restoration_loss
 from tpir.optim import configure_optimization
 from tpir.viz.grids import comparison_grid
 
@@ -80,6 +80,7 @@ class RestorationModule(L.LightningModule):
             graphs, replayed with one launch: what a GPU at small batches needs); ``"max-autotune"``
             (graphs, and kernels tuned per shape: a long warm-up). Shapes are static: training crops
             are of one size, and each validation size compiles once.
+        loss: the training loss, ``"l1"`` or ``"psnr"`` (:func:`~tpir.models.losses.restoration_loss`).
     """
 
     def __init__(
@@ -92,8 +93,10 @@ class RestorationModule(L.LightningModule):
         corpus: Config | None = None,
         tasks: Sequence[str] = (),
         compile: bool | str = False,
+        loss: str = "l1",
     ) -> None:
         super().__init__()
+        check_loss(loss)
         self.save_hyperparameters(
             {
                 "backbone": plain(backbone),
@@ -104,6 +107,7 @@ class RestorationModule(L.LightningModule):
                 "corpus": plain(corpus),
                 "tasks": list(tasks),
                 "compile": compile,
+                "loss": loss,
             }
         )
         self.guidance: Guidance = instantiate(self.hparams.guidance)
@@ -127,10 +131,10 @@ class RestorationModule(L.LightningModule):
         )
 
     def _shared_step(self, batch: dict[str, Any], stage: str, batch_idx: int = 0) -> torch.Tensor | None:
-        """Training: the L1 loss. Validation: update the set's scores (the loss is not used there)."""
+        """Training: the loss. Validation: update the set's scores (the loss is not used there)."""
         restored = self(batch["lq"], batch["prompt"], batch["task"])
         if stage == "train":
-            loss = F.l1_loss(restored, batch["gt"])
+            loss = restoration_loss(restored, batch["gt"], self.hparams.loss)
             self.log("train/loss", loss, prog_bar=True, batch_size=len(restored))
             return loss
         name = batch["set"][0]
