@@ -66,13 +66,18 @@ def cpu_isa() -> str:
     return f"{torch.backends.cpu.get_cpu_capability()} + {feature or 'no native bf16'}"
 
 
-ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")  # what emulates an older CPU on a newer one
+# What emulates an older CPU on a newer one (DNNL_ is oneDNN's older spelling).
+ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
+
+
+def isa_caps() -> str:
+    """The ISA caps set in the environment, e.g. ``ONEDNN_MAX_CPU_ISA=AVX2``; empty when none is."""
+    return ", ".join(f"{name}={os.environ[name]}" for name in ISA_CAPS if os.environ.get(name))
 
 
 def cpu_machine() -> str:
     """One line naming this CPU, its vector ISA, the threads used and torch, and the ISA caps in force."""
-    caps = ", ".join(f"{name}={os.environ[name]}" for name in ISA_CAPS if os.environ.get(name))
-    capped = f" (capped: {caps})" if caps else ""
+    capped = f" (capped: {isa_caps()})" if isa_caps() else ""
     return f"{cpu_name()}, {cpu_isa()}{capped}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 

@@ -1,7 +1,8 @@
 """CPU speed and memory benchmarks; ``make bench`` runs this (and ``gpu.py`` where CUDA is).
 
 Prints a table and writes ``benchmarks/results/cpu-<vector ISA>.json`` (a list of {"name", "value",
-"unit", "machine"}), so that each kind of CPU keeps its own figures:
+"unit", "machine"}; ``-capped`` added when an ISA cap such as ``ONEDNN_MAX_CPU_ISA=AVX2`` emulates an older
+CPU), so that each kind of CPU keeps its own figures:
 
 - tiny and paper-size forward at 256x256, in fp32 and in the automatic precision
   (``tpir.inference.runtime``);
@@ -35,6 +36,7 @@ from common import (
     build,
     cpu_isa,
     cpu_machine,
+    isa_caps,
     median_seconds,
     slug,
     train_config,
@@ -253,7 +255,7 @@ def main() -> None:
         "eval": lambda: eval_rows(limit=8),
         "photo": lambda: photo_rows(args.tile),
     }
-    out = args.out or RESULTS_DIR / f"cpu-{slug(cpu_isa())}.json"
+    out = args.out or RESULTS_DIR / f"cpu-{slug(cpu_isa())}{'-capped' if isa_caps() else ''}.json"
     for part in args.only or PARTS:  # written part by part: a long run keeps what it measured
         write_results(measure[part](), cpu_machine(), out)
 

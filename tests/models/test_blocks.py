@@ -64,7 +64,7 @@ def test_igfn_matches_restormer_gated_feed_forward_with_and_without_autograd(gra
     # Restormer's GDFN, written the plain way: one project_in and dwconv, chunked into gate and value.
     gate, value = ffn.dwconv(ffn.project_in(x)).chunk(2, dim=1)
     expected = ffn.project_out(F.gelu(gate) * value)
-    with torch.set_grad_enabled(grad):  # without autograd the GELU runs in place
+    with torch.set_grad_enabled(grad):
         assert torch.allclose(ffn(x), expected, atol=1e-6)
 
 

@@ -70,6 +70,32 @@ def test_thirty_steps_on_one_batch_lower_the_l1_loss() -> None:
     assert losses[-1] < 0.7 * losses[0], losses
 
 
+def test_module_loss_is_the_training_step_s_loss_and_a_bad_name_is_refused(
+    compose_config, small_restore_run, monkeypatch
+) -> None:
+    from hydra.utils import instantiate
+
+    from tpir.models.losses import restoration_loss
+
+    module = instantiate(compose_config(*small_restore_run, "module.loss=psnr").module)
+    monkeypatch.setattr(module, "log", lambda *args, **kwargs: None)  # no trainer to log to
+    generator = torch.Generator().manual_seed(0)
+    gt = torch.rand(2, 3, 16, 16, generator=generator)
+    batch = {
+        "lq": (gt + 0.1).clamp(0, 1),
+        "gt": gt,
+        "prompt": ["remove the noise"] * 2,
+        "task": torch.zeros(2, dtype=torch.long),
+    }
+    with torch.no_grad():
+        expected = restoration_loss(module(batch["lq"], batch["prompt"], batch["task"]), gt, "psnr")
+        assert module.training_step(batch, 0) == pytest.approx(float(expected))
+    assert expected < 0  # minus a PSNR, not an L1
+
+    with pytest.raises(Exception, match=r"module.loss='l2': expected one of l1, psnr"):
+        instantiate(compose_config(*small_restore_run, "module.loss=l2").module)
+
+
 def test_text_guidance_standardises_z_with_the_corpus_training_embeddings(
     compose_config, small_restore_run
 ) -> None:

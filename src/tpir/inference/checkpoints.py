@@ -81,8 +81,11 @@ def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
         reader=reader,
         provenance={"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
         training={
-            k: hparams[k]
-            for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
+            **{
+                k: hparams[k]
+                for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
+            },
+            "loss": hparams.get("loss", "l1"),  # checkpoints from before module.loss trained with L1
         },
     )
     return Restorer(config, module.backbone, module.guidance, reader, centroids)
