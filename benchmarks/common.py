@@ -77,7 +77,8 @@ def isa_caps() -> str:
 
 def cpu_machine() -> str:
     """One line naming this CPU, its vector ISA, the threads used and torch, and the ISA caps in force."""
-    capped = f" (capped: {isa_caps()})" if isa_caps() else ""
+    caps = isa_caps()
+    capped = f" (capped: {caps})" if caps else ""
     return f"{cpu_name()}, {cpu_isa()}{capped}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 

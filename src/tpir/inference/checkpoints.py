@@ -85,7 +85,7 @@ def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
                 k: hparams[k]
                 for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
             },
-            "loss": hparams.get("loss", "l1"),  # checkpoints from before module.loss trained with L1
+            "loss": module.hparams.loss,  # the module's default for checkpoints from before module.loss
         },
     )
     return Restorer(config, module.backbone, module.guidance, reader, centroids)
