@@ -88,3 +88,32 @@ def test_the_stage1_encoder_is_named_by_an_absolute_path(compose_config) -> None
 def test_the_paper_recipe_augments_with_all_eight_transforms(compose_config) -> None:
     assert compose_config("experiment=paper_all_in_one").datamodule.rotate is True
     assert compose_config("experiment=demo_restore").datamodule.rotate is False
+
+
+@pytest.mark.parametrize("experiment", ["cpu_prompts", "paper_prompts"])
+def test_the_prompt_experiments_train_on_composites_with_an_estimator(
+    compose_config, experiment: str
+) -> None:
+    # degradation=composite sets datamodule.mix; the stage's own defaults must not override it.
+    cfg = compose_config(f"experiment={experiment}")
+    assert cfg.datamodule.mix.composite == 0.5 and cfg.datamodule.mix.numeric == 0.5
+    assert cfg.datamodule.mix.wrong == 0.1 and cfg.datamodule.mix.understate == 0.0
+    assert cfg.module.estimator.measured == ["denoise", "derain", "dehaze"]
+    assert cfg.guidance.read_numbers is False
+
+
+def test_single_degradation_recipes_have_no_estimator(compose_config) -> None:
+    cfg = compose_config("experiment=cpu_all_in_one")
+    assert cfg.module.estimator is None and cfg.datamodule.mix.composite == 0.0
+
+
+def test_an_estimator_measuring_a_number_that_falls_with_strength_is_refused(compose_config) -> None:
+    from tpir.stages.restore import fit_restorer
+
+    cfg = compose_config(
+        "experiment=cpu_prompts",
+        "degradation.tasks=[denoise,dejpeg]",
+        "degradation.estimator.measured=[dejpeg]",
+    )
+    with pytest.raises(ValueError, match=r"measured lists \['dejpeg'\].*partial_removal"):
+        fit_restorer(cfg)

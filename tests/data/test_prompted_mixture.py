@@ -112,3 +112,16 @@ def test_an_understated_strength_leaves_the_rest_of_the_noise_in_the_target(corp
         assert abs(float((sample["lq"] - sample["gt"]).std()) * 255 - stated) < 0.15 * stated + 1.0
         assert abs(true - stated - left) < 0.1 * true + 1.0, (true, stated, left)  # sigma 25, "10": 15 left
         assert stated < true + 1.0  # (true is measured)
+
+
+def test_samples_say_which_degradations_they_have_and_how_strong(corpus) -> None:
+    mixture = _mixture(corpus, composite=0.5, strengths={"denoise": [5, 75]})
+    for index in range(12):
+        sample = mixture[index]
+        present = sample["degradations"].split(",")
+        assert sample["present"].tolist() == [float(task in present) for task in TASKS]
+        for position, task in enumerate(TASKS):
+            assert torch.isfinite(sample["strength"][position]) == (task in present), (task, present)
+        if "denoise" in present:  # the number is the noise's sigma, on 0-255
+            stated = float(sample["strength"][0])
+            assert 5 <= stated <= 75 and stated == round(stated)

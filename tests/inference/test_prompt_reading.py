@@ -24,12 +24,17 @@ def test_numbers_and_compound_prompts_reach_a_model_that_reads_them(
     model = Restorer.from_pretrained(exported.save_pretrained(tmp_path / "model"))
     low, high = model.read_prompt("denoise with sigma 15"), model.read_prompt("denoise with sigma 50")
     assert low.reading.removed == {"denoise": 15.0} and high.reading.removed == {"denoise": 50.0}
-    width = model.guidance.encoder.dim
-    assert low.z[0, width:].tolist() != high.z[0, width:].tolist()  # the strength inputs differ
+    assert model.config["estimator"]["measured"] == ["denoise", "derain", "dehaze"]
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    # The numbers reach the model as the share of the change it keeps: in proportion, on the same image.
+    plans = [model.plan(image, read) for read in (low, high)]
+    assert plans[0].prompt == low.text and plans[0].share > 0
+    assert plans[0].share / plans[1].share == pytest.approx(15 / 50, rel=1e-5)
     assert not torch.equal(
         model.restore(image, "denoise with sigma 15"), model.restore(image, "denoise with sigma 50")
     )
+    two = model.read_prompt("remove the rain of density 0.2 and the noise of sigma 40")
+    assert two.reading.removed == {"derain": 0.2, "denoise": 40.0}
     both = model.read_prompt("remove the rain but keep the grain")
     assert both.reading.removes(model.tasks) == ["derain"] and both.reading.kept == ("denoise",)
     assert both.notes == ()

@@ -150,10 +150,14 @@ def restore_upload(
         if progress is not None:
             progress(done, tiles)
 
+    planned = model.plan(photo.rgb[None], read)
     restored = model.restore_photo(photo, read, progress=tick)
     target = output_path(source, Path(tempfile.mkdtemp(dir=out_dir, prefix="restored-")))
     write_photo(restored, target)
-    return Restoration(understood_text(read), photo_to_pil(photo), photo_to_pil(restored), target)
+    understood = understood_text(read)
+    if planned is not None:  # a model with a degradation estimator: what it found in this photo
+        understood += "\n\n" + planned.summary(read.text).replace("found", "Found", 1) + "."
+    return Restoration(understood, photo_to_pil(photo), photo_to_pil(restored), target)
 
 
 def _count_tiles(height: int, width: int) -> int:

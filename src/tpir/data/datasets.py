@@ -2,7 +2,8 @@
 evaluation. Every sample is a dict with ``lq`` and ``gt`` (3, H, W) RGB in [0, 1], ``task`` (int id),
 ``prompt`` (str) and ``name`` (str); training samples also say which ``degradations`` they have and which
 their prompt ``named`` for removal (task names joined by commas; a named degradation the image lacks stays
-lacking).
+lacking), and, per task in id order, whether it is ``present`` (T,) and its ``strength`` (T,): the number of
+a synthetic layer of a task declared with ``partial_removal`` (sigma on 0-255), NaN where unknown.
 """
 
 from __future__ import annotations
@@ -362,6 +363,13 @@ class TaskMixture(Dataset):
         stack, name = self._stack(present, generator)
         named, partly, prompt = self._request(stack, generator)
         lq, gt = random_dihedral([stack.degraded, stack.without(named, partly)], generator, self.rotate)
+        present_tasks = torch.zeros(len(self.task_ids))
+        strength = torch.full((len(self.task_ids),), float("nan"))
+        for task in present:
+            present_tasks[self.task_ids[task]] = 1.0
+        for layer in stack.layers:
+            if get_task(layer.task).partial_removal and stated_number(layer.params) is not None:
+                strength[self.task_ids[layer.task]] = layer.params.number
         # ``task``: what a one-hot guidance is told, the first degradation the prompt names.
         return {
             "lq": lq,
@@ -371,6 +379,8 @@ class TaskMixture(Dataset):
             "name": name,
             "degradations": ",".join(present),
             "named": ",".join(named),
+            "present": present_tasks,
+            "strength": strength,
         }
 
 

@@ -72,7 +72,8 @@ def restore_with(model: Restorer, prompts_name_the_task: bool) -> Restore:
     """
 
     def restore(lq: torch.Tensor, prompt: str, task: str) -> torch.Tensor:
-        return model(lq, model.read_prompt(prompt, task if prompts_name_the_task else None).z)
+        read = model.read_prompt(prompt, task if prompts_name_the_task else None)
+        return model.restore_tensor(lq, read, tile=None)
 
     return restore
 

@@ -16,6 +16,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from tpir.inference.model import ModelFolderError, Restorer, first_line, model_config
 from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.estimator import DegradationEstimator
 from tpir.models.guidance import Guidance, TextGuidance
 from tpir.models.module import RestorationModule
 from tpir.optim import warmup_cosine
@@ -80,21 +81,24 @@ def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
         guidance=module.guidance,
         reader=reader,
         provenance={"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
+        estimator=module.estimator,
         training={
             **{
                 k: hparams[k]
                 for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
             },
             "loss": module.hparams.loss,  # the module's default for checkpoints from before module.loss
+            "estimator": module.hparams.estimator,
         },
     )
-    return Restorer(config, module.backbone, module.guidance, reader, centroids)
+    return Restorer(config, module.backbone, module.guidance, reader, centroids, module.estimator)
 
 
 def _buildable_from_checkpoints() -> set[Any]:
     """What a checkpoint's hyper-parameters may build: the parts of a stage-2 model, nothing that writes."""
     return {
         TextGuidedRestorer,
+        DegradationEstimator,
         *Guidance.kinds().values(),
         TextEncoder.from_bundle,
         load_minilm,

@@ -3,8 +3,9 @@ builds one from a training checkpoint.
 
 Folder layout (``FORMAT_VERSION`` 2)::
 
-    config.json            backbone arguments, guidance class and its arguments, tasks, provenance
-    model.safetensors      the weights of the backbone and the guidance (``state_dict``)
+    config.json            backbone arguments, guidance class and its arguments, estimator arguments (or
+                           null), tasks, provenance
+    model.safetensors      the weights of the backbone, the guidance and the estimator (``state_dict``)
     text_encoder/          the frozen BERT and its tokenizer (``save_pretrained``): reads prompts
     centroids.safetensors  mean embedding of each corpus category: what a prompt is understood as
     README.md              model card: the training config and the test table
@@ -54,9 +55,11 @@ from tpir.inference.runtime import (
     keep_freed_memory,
     tiles_per_batch,
 )
-from tpir.inference.tiling import restore_tiled
+from tpir.inference.tiling import restore_tiled, tile_count
 from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.estimator import DegradationEstimator
 from tpir.models.guidance import Guidance, TaskEmbeddingGuidance, TextGuidance
+from tpir.models.steering import Plan, plan, steer
 from tpir.text.classify import CategoryCentroids, Understanding
 from tpir.text.corpus import bundled_corpus_dir
 from tpir.text.encoder import (
@@ -92,6 +95,7 @@ def model_config(
     reader: TextEncoder | None,
     provenance: dict[str, Any],
     training: dict[str, Any] | None = None,
+    estimator: DegradationEstimator | None = None,
 ) -> dict[str, Any]:
     """What ``config.json`` holds for a model of these parts.
 
@@ -102,12 +106,14 @@ def model_config(
         reader: the text encoder that reads prompts, or None.
         provenance: where the weights come from (checkpoint, global step).
         training: the training's configs (for the model card), if known.
+        estimator: the degradation estimator, if the model has one; its arguments are recorded.
     """
     config = {
         "format_version": FORMAT_VERSION,
         "tasks": list(tasks),
         "backbone": backbone,
         "guidance": {"class": type(guidance).__name__, "arguments": guidance.export_arguments()},
+        "estimator": None if estimator is None else estimator.export_arguments(),
         "max_length": None if reader is None else reader.max_length,
         "provenance": provenance,
     }
@@ -149,7 +155,10 @@ class ReadPrompt:
 
 
 class Restorer(nn.Module):
-    """Backbone + guidance + prompt reader: restores an image as a prompt says.
+    """Backbone + guidance + prompt reader (+ degradation estimator): restores an image as a prompt says.
+
+    With an estimator, each image is measured first, and the prompt's reading and the measurement decide
+    what the backbone is asked and how much of its change is kept (:meth:`plan`, :mod:`tpir.models.steering`).
 
     Args:
         config: what ``config.json`` holds (``backbone``, ``guidance``, ``tasks``, ``max_length``,
@@ -159,6 +168,8 @@ class Restorer(nn.Module):
         reader: the frozen text encoder that reads prompts (the guidance's own for text guidance). It
             stays on the CPU whatever device the model is moved to: a prompt is read once per command.
         centroids: category centroids of the corpus under ``reader`` (what a prompt names).
+        estimator: measures what each image has (presence and strength per task); None for models
+            trained without one (numbers and blind prompts then reach the backbone only through Z).
     """
 
     def __init__(
@@ -168,11 +179,13 @@ class Restorer(nn.Module):
         guidance: Guidance,
         reader: TextEncoder | None,
         centroids: CategoryCentroids | None,
+        estimator: DegradationEstimator | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.backbone = backbone.eval()
         self.guidance = guidance.eval()
+        self.estimator = None if estimator is None else estimator.eval()
         self.__dict__["reader"] = None if reader is None else reader.requires_grad_(False).eval()
         self.centroids = centroids
         self._read: dict[tuple[str, str | None], ReadPrompt] = {}
@@ -348,20 +361,50 @@ class Restorer(nn.Module):
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"image: expected shape (B, 3, H, W), got {tuple(image.shape)}.")
         read = self._read_for_caller(prompt)
-        batch = tiles_per_batch(self.device)
-        with torch.no_grad():
-            restored = [
-                restore_tiled(
-                    lambda pieces: self._restore_pieces(pieces, read.z),
-                    one[None],
-                    tile,
-                    overlap,
-                    progress,
-                    batch,
-                )
-                for one in image.float()
-            ]
+        restored = [self._restore_one(one[None], read, tile, overlap, progress) for one in image.float()]
         return restored[0] if len(restored) == 1 else torch.cat(restored)  # no copy of a single image
+
+    @torch.no_grad()
+    def plan(self, image: torch.Tensor, prompt: str | ReadPrompt) -> Plan | None:
+        """What restoring ``image`` (1, 3, H, W) in [0, 1] with ``prompt`` does: the prompt the backbone
+        reads and the share of its change kept; None for a model without an estimator."""
+        read = self._read_for_caller(prompt)
+        if self.estimator is None or read.reading is None:
+            return None
+        return plan(
+            read.text,
+            read.reading,
+            self.estimator(image.to(self.device, torch.float32)),
+            self.estimator.tasks,
+            self.estimator.measured,
+            self.guidance.lexicon,
+        )
+
+    def _restore_one(
+        self,
+        image: torch.Tensor,
+        read: ReadPrompt,
+        tile: int | None,
+        overlap: int,
+        progress: Callable[[], object] | None,
+    ) -> torch.Tensor:
+        """One image (1, 3, H, W) restored tile by tile, then steered by its :meth:`plan`."""
+        planned = self.plan(image, read)
+        if planned is not None and planned.share == 0.0:  # nothing the prompt names is there
+            for _ in range(tile_count(*image.shape[-2:], tile, overlap) if progress else 0):
+                progress()
+            return image.cpu().clone()
+        z = read.z if planned is None else self.read_prompt(planned.prompt).z
+        with torch.no_grad():
+            restored = restore_tiled(
+                lambda pieces: self._restore_pieces(pieces, z),
+                image,
+                tile,
+                overlap,
+                progress,
+                tiles_per_batch(self.device),
+            )
+        return restored if planned is None else steer(image.cpu(), restored, torch.tensor([planned.share]))
 
     def _restore_pieces(self, pieces: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         """Restore tiles (N, 3, h, w) in one forward, or, if the GPU runs out of memory, in halves."""
@@ -560,7 +603,8 @@ class Restorer(nn.Module):
         guidance_class = _guidance_class(config["guidance"]["class"])
         guidance = guidance_class.from_export(config["guidance"]["arguments"], reader)
         backbone = TextGuidedRestorer(**config["backbone"], guidance_dim=guidance.dim)
-        model = cls(config, backbone, guidance, reader, centroids)
+        estimator = DegradationEstimator(**config["estimator"]) if config.get("estimator") else None
+        model = cls(config, backbone, guidance, reader, centroids, estimator)
         missing, unexpected = model.load_state_dict(load_file(folder / WEIGHTS_FILE), strict=False)
         if missing or unexpected:
             raise ModelFolderError(

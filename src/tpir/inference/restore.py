@@ -292,7 +292,8 @@ def restore_file(
     overwrite: bool,
     show_bar: bool,
 ) -> str | None:
-    """Restore one file into ``target`` and print ``wrote ...``; returns why it failed, or None.
+    """Restore one file into ``target`` and print ``wrote ...`` (first, for a model with a degradation
+    estimator, what it found in the photo); returns why it failed, or None.
 
     Args:
         model: the restorer.
@@ -310,6 +311,9 @@ def restore_file(
         photo = read_photo(source)
         height, width = photo.rgb.shape[-2:]
         tiles = tile_count(height, width, tile, overlap)
+        planned = model.plan(photo.rgb[None], prompt)
+        if planned is not None:  # what the model found in this photo, and what it does about it
+            tqdm.write(f"{source.name}: {planned.summary(prompt.text)}", file=sys.stdout)
         with tqdm(total=tiles, desc=source.name, unit="tile", leave=False, disable=not show_bar) as bar:
             restored = model.restore_photo(photo, prompt, tile, overlap, bar.update)
         write_photo(restored, target, overwrite=overwrite)

@@ -67,7 +67,9 @@ class TextGuidance(Guidance):
     A mean-pooled embedding hardly moves with a number or a "but keep the grain" (see the note of the
     prompts issue for the measurement), so with ``read_tasks`` each prompt is also read
     (:class:`tpir.text.reading.PromptReader`) and Z carries, after the embedding, three numbers per task:
-    removed or not, the stated strength over the top of its range, and whether one was stated.
+    removed or not, the stated strength over the top of its range, and whether one was stated; with
+    ``read_numbers=False`` only the first (a model with a degradation estimator takes the numbers there,
+    :mod:`tpir.models.steering`).
 
     Args:
         encoder: the (stage-1 fine-tuned) text encoder.
@@ -76,6 +78,7 @@ class TextGuidance(Guidance):
         read_tasks: the tasks whose removal and strength Z states, in id order; None reads nothing.
         lexicon: the lexicon's plain values (a model folder's); None takes the corpus's.
         categories: the centroid categories (a model folder's); None takes the corpus's.
+        read_numbers: whether Z carries the stated strengths too (with ``read_tasks``).
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class TextGuidance(Guidance):
         read_tasks: Sequence[str] | None = None,
         lexicon: dict[str, Any] | None = None,
         categories: Sequence[str] | None = None,
+        read_numbers: bool = True,
     ) -> None:
         super().__init__()
         self.__dict__["encoder"] = encoder.requires_grad_(False).eval()  # not a submodule (see above)
@@ -96,6 +100,7 @@ class TextGuidance(Guidance):
         self.register_buffer("table", table, persistent=False)
         self.training_rows = 0 if corpus is None else sum(not p.is_template for p in corpus.train)
         self.read_tasks = list(read_tasks or [])
+        self.read_numbers = read_numbers
         self.reader: PromptReader | None = None
         if self.read_tasks:
             self._set_up_reading(corpus, lexicon, categories)
@@ -153,16 +158,17 @@ class TextGuidance(Guidance):
 
     @property
     def dim(self) -> int:
-        return self.encoder.dim + 3 * len(self.read_tasks)
+        return self.encoder.dim + (3 if self.read_numbers else 1) * len(self.read_tasks)
 
     def export_arguments(self) -> dict[str, Any]:
         if not self.read_tasks:
             return {}
-        return {
+        arguments = {
             "read_tasks": self.read_tasks,
             "lexicon": self.lexicon.to_dict(),
             "categories": self.categories,
         }
+        return arguments if self.read_numbers else arguments | {"read_numbers": False}
 
     @classmethod
     def from_export(cls, arguments: dict[str, Any], encoder: TextEncoder | None) -> TextGuidance:
@@ -202,7 +208,7 @@ class TextGuidance(Guidance):
         for prompt, embedding in zip(prompts, embeddings, strict=True):
             if prompt not in self._instructions:
                 self._instructions[prompt] = instruction_vector(
-                    self.read(prompt, embedding), self.read_tasks, self.lexicon
+                    self.read(prompt, embedding), self.read_tasks, self.lexicon, self.read_numbers
                 )
         instructions = torch.stack([self._instructions[p] for p in prompts])
         return torch.cat([embeddings, instructions.to(embeddings)], dim=-1)

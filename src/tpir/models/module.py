@@ -16,8 +16,10 @@ from torchmetrics import MeanMetric
 from typing_extensions import override
 
 from tpir.metrics.image_quality import restoration_scores
+from tpir.models.estimator import DegradationEstimator
 from tpir.models.guidance import Guidance, TextGuidance
 from tpir.models.losses import check_loss, restoration_loss
+from tpir.models.steering import plan, steer
 from tpir.optim import configure_optimization
 from tpir.viz.grids import comparison_grid
 
@@ -56,12 +58,15 @@ def compile_mode(compile: bool | str) -> str:
 
 
 class RestorationModule(L.LightningModule):
-    """Trains ``TextGuidedRestorer`` on batches of ``lq``, ``gt``, ``prompt``, ``task``.
+    """Trains ``TextGuidedRestorer`` on batches of ``lq``, ``gt``, ``prompt``, ``task`` (and, with an
+    estimator, ``present`` and ``strength``: (B, T) each, as :class:`~tpir.data.datasets.TaskMixture`
+    gives them).
 
     Its arguments are configs (``_target_`` nodes, built here), saved as plain hyper-parameters, so
     ``RestorationModule.load_from_checkpoint(path)`` rebuilds it from the checkpoint alone.
 
-    Logs ``train/loss``; per validation set ``val/psnr/<set>``, ``val/ssim/<set>`` and the same of the
+    Logs ``train/loss`` (with an estimator also its parts ``train/restoration_loss`` and
+    ``train/estimator_loss``); per validation set ``val/psnr/<set>``, ``val/ssim/<set>`` and the same of the
     unrestored input (``psnr_input``, ``ssim_input``); their mean over sets ``val/psnr``, ``val/ssim``.
     The first image of each set goes to the logger (and to ``samples/``) with its prompt. Test scores
     are not computed here: ``tpir.evaluation`` scores the best checkpoint, as ``tpir-eval`` does.
@@ -81,6 +86,10 @@ class RestorationModule(L.LightningModule):
             (graphs, and kernels tuned per shape: a long warm-up). Shapes are static: training crops
             are of one size, and each validation size compiles once.
         loss: the training loss, ``"l1"`` or ``"psnr"`` (:func:`~tpir.models.losses.restoration_loss`).
+        estimator: config of a :class:`~tpir.models.estimator.DegradationEstimator`, trained beside the
+            backbone on what each sample has; the module's output is then steered by it
+            (:mod:`tpir.models.steering`). Needs a guidance that reads prompts (``read_tasks``). None: the
+            backbone's output as it is.
     """
 
     def __init__(
@@ -94,6 +103,7 @@ class RestorationModule(L.LightningModule):
         tasks: Sequence[str] = (),
         compile: bool | str = False,
         loss: str = "l1",
+        estimator: Config | None = None,
     ) -> None:
         super().__init__()
         check_loss(loss)
@@ -108,6 +118,7 @@ class RestorationModule(L.LightningModule):
                 "tasks": list(tasks),
                 "compile": compile,
                 "loss": loss,
+                "estimator": plain(estimator),
             }
         )
         self.guidance: Guidance = instantiate(self.hparams.guidance)
@@ -115,13 +126,37 @@ class RestorationModule(L.LightningModule):
         statistics = self.guidance.input_statistics()
         if statistics is not None:
             self.backbone.guidance.set_input_statistics(*statistics)
+        self.estimator: DegradationEstimator | None = None
+        if estimator is not None:
+            if not (isinstance(self.guidance, TextGuidance) and self.guidance.reader is not None):
+                raise ValueError(
+                    "module.estimator steers by what the prompt names, so it needs a guidance that reads "
+                    "prompts (guidance.read_tasks, as degradation=composite sets)."
+                )
+            self.estimator = instantiate(self.hparams.estimator)
         if compile:
             self.backbone.compile(mode=compile_mode(compile), dynamic=False)
         self.scores = nn.ModuleDict()
 
     def forward(self, lq: torch.Tensor, prompts: Sequence[str], task_ids: torch.Tensor) -> torch.Tensor:
-        """Restore ``lq`` (B, 3, H, W), RGB in [0, 1], as told by ``prompts`` (B strings) or ``task_ids`` (B,)."""
-        return self.backbone(lq, self.guidance(prompts, task_ids))
+        """Restore ``lq`` (B, 3, H, W), RGB in [0, 1], as told by ``prompts`` (B strings) or ``task_ids`` (B,);
+        with an estimator, steered by what each image is found to have."""
+        if self.estimator is None:
+            return self.backbone(lq, self.guidance(prompts, task_ids))
+        estimate = self.estimator(lq)
+        plans = [
+            plan(
+                prompt,
+                self.guidance.read(prompt),
+                estimate.row(index),
+                self.estimator.tasks,
+                self.estimator.measured,
+                self.guidance.lexicon,
+            )
+            for index, prompt in enumerate(prompts)
+        ]
+        restored = self.backbone(lq, self.guidance([p.prompt for p in plans], task_ids))
+        return steer(lq, restored, torch.tensor([p.share for p in plans]))
 
     @override
     def setup(self, stage: str) -> None:
@@ -132,11 +167,9 @@ class RestorationModule(L.LightningModule):
 
     def _shared_step(self, batch: dict[str, Any], stage: str, batch_idx: int = 0) -> torch.Tensor | None:
         """Training: the loss. Validation: update the set's scores (the loss is not used there)."""
-        restored = self(batch["lq"], batch["prompt"], batch["task"])
         if stage == "train":
-            loss = restoration_loss(restored, batch["gt"], self.hparams.loss)
-            self.log("train/loss", loss, prog_bar=True, batch_size=len(restored))
-            return loss
+            return self._training_loss(batch)
+        restored = self(batch["lq"], batch["prompt"], batch["task"])
         name = batch["set"][0]
         scores = restoration_scores(restored, batch["lq"], batch["gt"])
         for score, metric in self.scores[name].items():
@@ -144,6 +177,25 @@ class RestorationModule(L.LightningModule):
         if batch_idx == 0:
             self._show_example(batch, restored.float().clamp(0, 1), f"{stage}/{name}")
         return None
+
+    def _training_loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The backbone's loss on the targets of the prompts as written, plus the estimator's on what each
+        sample has (the two share no weights)."""
+        restored = self.backbone(batch["lq"], self.guidance(batch["prompt"], batch["task"]))
+        loss = restoration_loss(restored, batch["gt"], self.hparams.loss)
+        size = len(restored)
+        if self.estimator is not None:
+            if "present" not in batch:
+                raise ValueError(
+                    "module.estimator needs training batches that say what each sample has ('present', "
+                    "'strength'), as TaskMixture gives them."
+                )
+            measured = self.estimator.loss(batch["lq"], batch["present"], batch["strength"])
+            self.log("train/restoration_loss", loss, batch_size=size)
+            self.log("train/estimator_loss", measured, batch_size=size)
+            loss = loss + measured
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        return loss
 
     def _show_example(self, batch: dict[str, Any], restored: torch.Tensor, key: str) -> None:
         """Send input / output / target with the prompt to the logger, and save it under ``samples/``."""

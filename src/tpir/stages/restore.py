@@ -17,6 +17,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tpir.data.datamodule import RestorationDataModule
+from tpir.data.tasks import get_task
 from tpir.evaluation.protocol import Restore, score_sets
 from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
@@ -42,6 +43,7 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
         CheckpointError: ``cfg.ckpt_path`` is missing, incomplete, unsafe or of another model.
     """
     checkpoint = _resumed_checkpoint(cfg)
+    _check_measured_tasks(cfg)
     datamodule: RestorationDataModule = instantiate(cfg.datamodule)
     module: RestorationModule = instantiate(cfg.module)
     if checkpoint is not None:
@@ -85,6 +87,20 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
     write_outputs(Path(cfg.paths.output_dir), metrics, scores, tested)
     log.info("Tested %s", tested)
     return metrics
+
+
+def _check_measured_tasks(cfg: DictConfig) -> None:
+    """Refuse a degradation estimator that measures a task whose number does not grow with its strength
+    (JPEG quality, exposure): training gives it no strengths, and a stated number could not set a share."""
+    estimator = cfg.module.get("estimator")
+    if not estimator:
+        return
+    unfit = [task for task in estimator.get("measured") or () if not get_task(task).partial_removal]
+    if unfit:
+        raise ValueError(
+            f"module.estimator.measured lists {unfit}, whose numbers do not grow with the degradation; "
+            "measure only tasks declared with partial_removal."
+        )
 
 
 def _resumed_checkpoint(cfg: DictConfig) -> dict[str, Any] | None:

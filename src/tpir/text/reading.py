@@ -102,16 +102,22 @@ class Reading:
         return f"{'; '.join(parts)} ({how}, confidence {self.confidence:.2f})"
 
 
-def instruction_vector(reading: Reading, categories: Sequence[str], lexicon: Lexicon) -> torch.Tensor:
+def instruction_vector(
+    reading: Reading, categories: Sequence[str], lexicon: Lexicon, numbers: bool = True
+) -> torch.Tensor:
     """The reading as the backbone receives it beside Z: per category, (removed, number / top of its
-    range, has a number), (3 * len(categories),). Blind prompts remove every category but the kept."""
+    range, has a number), (3 * len(categories),), or with ``numbers=False`` only (removed,)
+    (len(categories),). Blind prompts remove every category but the kept."""
     removed = set(reading.removes(categories))
     values = []
     for category in categories:
+        values.append(float(category in removed))
+        if not numbers:
+            continue
         number = reading.removed.get(category) if not reading.blind else None
         number_range = lexicon[category].number_range if category in lexicon else None
         scaled = 0.0 if number is None or number_range is None else number / number_range[1]
-        values += [float(category in removed), scaled, float(number is not None)]
+        values += [scaled, float(number is not None)]
     return torch.tensor(values)
 
 

@@ -1,0 +1,133 @@
+"""What an image suffers from, measured from the image alone: per task, whether its degradation is there
+and how strong it is (on the benchmark's scale: noise sigma on 0-255, rain density, haze thickness).
+
+The backbone removes what the prompt names; the estimate decides how much of that change is kept
+(:mod:`tpir.models.steering`): nothing for a degradation the image lacks, a share for a prompt that asks
+to remove part of one, and, for a blind prompt, which degradations the prompt is taken to name.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Images with more pixels are measured on WINDOWS windows of WINDOW x WINDOW pixels (their mean): the
+# measurement is global, and a 12-megapixel photo would otherwise cost as much as the restoration.
+WINDOW, WINDOWS = 512, 4
+# The high-pass residual is amplified by this before the first convolution: noise of sigma 5 on 0-255
+# is then about as large as an image's own variation.
+HIGH_PASS_GAIN = 8.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Per image and task: ``presence`` (B, T), the chance the degradation is there, in [0, 1], and
+    ``strength`` (B, T), its estimated number on the benchmark's scale (meaningful for measured tasks)."""
+
+    presence: torch.Tensor
+    strength: torch.Tensor
+
+    def row(self, index: int) -> Estimate:
+        """The estimate of image ``index`` alone, (1, T) each."""
+        return Estimate(self.presence[index : index + 1], self.strength[index : index + 1])
+
+
+class DegradationEstimator(nn.Module):
+    """A small CNN that measures each task's degradation in an image, independent of the prompt.
+
+    It reads the image and its high-pass residual (the image minus its 3x3 mean, amplified by
+    :data:`HIGH_PASS_GAIN`: noise lives there, and without it 2000 steps taught the network only the
+    prior). Full-resolution 3x3 convolutions, three stride-2 stages, each convolution followed by a
+    GroupNorm and a GELU; then the mean and standard deviation of the features over the image, and a
+    two-layer head with two outputs per task: a presence logit and the log of the strength. It runs in
+    fp32 whatever the autocast around it.
+
+    Args:
+        tasks: the tasks, in id order.
+        measured: the tasks whose strength is estimated and whose stated number sets how much is removed
+            (those declared with ``partial_removal``: their number grows with the degradation).
+        width: channels of the first stage (the others have twice as many).
+    """
+
+    def __init__(self, tasks: Sequence[str], measured: Sequence[str] = (), width: int = 32) -> None:
+        super().__init__()
+        unknown = [task for task in measured if task not in tasks]
+        if unknown:
+            raise ValueError(f"estimator: measured tasks {unknown} are not among its tasks {list(tasks)}.")
+        self.tasks = list(tasks)
+        self.measured = list(measured)
+        self.width = width
+        widths = [2 * 3, width, width, 2 * width, 2 * width]
+        stages = []
+        for stage, (inputs, outputs) in enumerate(itertools.pairwise(widths)):
+            stages += [
+                nn.Conv2d(inputs, outputs, 3, stride=1 if stage == 0 else 2, padding=1),
+                nn.GroupNorm(1, outputs),
+                nn.GELU(),
+            ]
+        self.features = nn.Sequential(*stages)
+        self.head = nn.Sequential(
+            nn.Linear(2 * widths[-1], widths[-1]), nn.GELU(), nn.Linear(widths[-1], 2 * len(self.tasks))
+        )
+
+    def export_arguments(self) -> dict[str, object]:
+        """Plain values that rebuild this estimator (a model folder's ``config.json``)."""
+        return {"tasks": self.tasks, "measured": self.measured, "width": self.width}
+
+    def outputs(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Presence logits and log strengths of ``image`` (B, 3, H, W) in [0, 1], each (B, T)."""
+        if image.ndim != 4 or image.shape[1] != 3:
+            raise ValueError(f"estimator: expected images (B, 3, H, W), got {tuple(image.shape)}.")
+        image = image.float()
+        with torch.autocast(image.device.type, enabled=False):
+            local_mean = F.avg_pool2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+            features = self.features(torch.cat([image, HIGH_PASS_GAIN * (image - local_mean)], dim=1))
+            features = features.flatten(2)
+            pooled = torch.cat([features.mean(dim=2), features.std(dim=2)], dim=1)
+            logits, log_strength = self.head(pooled).chunk(2, dim=1)
+        return logits, log_strength
+
+    def forward(self, image: torch.Tensor) -> Estimate:
+        """The estimate of ``image`` (B, 3, H, W) in [0, 1]; large images are measured on windows."""
+        height, width = image.shape[-2:]
+        if height * width <= WINDOW * WINDOW * WINDOWS:
+            logits, log_strength = self.outputs(image)
+        else:
+            measured = [self.outputs(window) for window in _windows(image)]
+            logits = torch.stack([m[0] for m in measured]).mean(dim=0)
+            log_strength = torch.stack([m[1] for m in measured]).mean(dim=0)
+        return Estimate(torch.sigmoid(logits), log_strength.exp())
+
+    def loss(self, image: torch.Tensor, present: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+        """Presence cross-entropy plus the mean absolute error of the log strength.
+
+        Args:
+            image: degraded images, (B, 3, H, W) in [0, 1].
+            present: which degradations each image has, (B, T), 0 or 1.
+            strength: their numbers on the benchmark's scale, (B, T); NaN where unknown (a real rainy
+                photo, an absent degradation, a task that is not measured).
+        """
+        logits, log_strength = self.outputs(image)
+        loss = F.binary_cross_entropy_with_logits(logits, present.to(logits))
+        known = torch.isfinite(strength) & (strength > 0)
+        if known.any():
+            loss = loss + (log_strength[known] - strength[known].to(log_strength).log()).abs().mean()
+        return loss
+
+
+def _windows(image: torch.Tensor) -> list[torch.Tensor]:
+    """:data:`WINDOWS` windows of :data:`WINDOW` pixels, at the centres of the image's quarters."""
+    height, width = image.shape[-2:]
+    size_y, size_x = min(WINDOW, height), min(WINDOW, width)
+    windows = []
+    for fy in (0.25, 0.75):
+        for fx in (0.25, 0.75):
+            top = min(max(int(fy * height) - size_y // 2, 0), height - size_y)
+            left = min(max(int(fx * width) - size_x // 2, 0), width - size_x)
+            windows.append(image[..., top : top + size_y, left : left + size_x])
+    return windows

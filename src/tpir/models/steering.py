@@ -1,0 +1,136 @@
+"""What the backbone is asked and how much of its change is kept: the prompt's reading meets the image's
+estimate (:class:`~tpir.models.estimator.DegradationEstimator`).
+
+The backbone is trained to remove what a prompt names, all of it. The numbers and the blind prompts act
+here, where they can be measured against the image:
+
+- **which is there**: the change is kept in proportion to the chance that a degradation the prompt names
+  is present, so a prompt naming what the image lacks leaves it as it is (the paper's Fig. 7);
+- **how much**: a prompt that names one measured degradation with a number ("denoise with sigma 10")
+  keeps about ``number / estimated strength`` of the change (:func:`number_share`): less than all of it
+  for a smaller number, more (an extrapolation past the estimate) for a larger one;
+- **blind** ("remove all degradation"): the prompt is taken to name what the estimate finds (presence of
+  at least :data:`FOUND`) but the kept ones, and the backbone reads "remove the rain and the noise";
+  with nothing found, the image is left as it is.
+
+A mean-pooled sentence embedding hardly moves between "sigma 15" and "sigma 50" (cosine 0.93, measured in
+the prompts issue). A number given to the backbone beside Z can only be trained up to the strength there
+("sigma 10" on sigma 25 has a target; "sigma 50" on sigma 25 has none), so it cannot say what a larger
+number means, and "10 of 25" needs the 25 too. Measuring the strength makes the number a ratio with a
+meaning on both sides of the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from tpir.models.estimator import Estimate
+from tpir.text.lexicon import Lexicon
+from tpir.text.reading import Reading
+
+# A degradation whose presence is at least this is found (what a blind prompt removes).
+FOUND = 0.5
+# A stated number within this fraction of the estimated strength counts as that strength (see
+# number_share). Smaller than the step between neighbouring numbers of the strength sweep (35/25 = 1.4 >
+# 1.15^2), so no two of them fall in the band.
+NUMBER_TOLERANCE = 0.15
+# Strengths below this count as this (a measured degradation estimated at nothing still divides).
+_SMALLEST_STRENGTH = 1e-3
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do to one image for one prompt.
+
+    Attributes:
+        prompt: what the backbone reads: the prompt itself, or, for a blind prompt, one that names what
+            was found.
+        share: how much of the backbone's change is kept: ``input + share * (restored - input)``.
+        found: the degradations the estimate finds, with their presence and, for measured ones, strength.
+    """
+
+    prompt: str
+    share: float
+    found: dict[str, tuple[float, float | None]]
+
+    def summary(self, text: str) -> str:
+        """One line for people: what was found, and what is done about it for the prompt ``text``."""
+        found = ", ".join(
+            f"{task} ({presence:.2f}{'' if strength is None else f', strength {strength:.3g}'})"
+            for task, (presence, strength) in self.found.items()
+        )
+        line = f"found: {found or 'nothing'}"
+        if self.prompt != text:
+            line += f'; restoring as "{self.prompt}"'
+        return f"{line}; keeping {self.share:.2f} of the change"
+
+
+def naming_prompt(categories: Sequence[str], lexicon: Lexicon) -> str:
+    """A prompt that names ``categories`` by their first noun: ``remove the rain and the noise``."""
+    nouns = [f"the {lexicon[category].nouns[0]}" for category in categories]
+    listed = nouns[0] if len(nouns) == 1 else f"{', '.join(nouns[:-1])} and {nouns[-1]}"
+    return f"remove {listed}"
+
+
+def plan(
+    prompt: str,
+    reading: Reading,
+    estimate: Estimate,
+    tasks: Sequence[str],
+    measured: Sequence[str],
+    lexicon: Lexicon,
+) -> Plan:
+    """The plan for one image (``estimate`` of shape (1, T)) and one prompt (``reading``)."""
+    presence = dict(zip(tasks, estimate.presence[0].tolist(), strict=True))
+    strength = dict(zip(tasks, estimate.strength[0].tolist(), strict=True))
+    found = {
+        task: (presence[task], strength[task] if task in measured else None)
+        for task in tasks
+        if presence[task] >= FOUND
+    }
+    if reading.blind:
+        named = [task for task in found if task not in reading.kept]
+        if not named:
+            return Plan(prompt, 0.0, found)
+        return Plan(naming_prompt(named, lexicon), 1.0, found)
+    named = reading.removes(tasks)
+    if not named:  # names nothing this model knows: the backbone does what it learned for such prompts
+        return Plan(prompt, 1.0, found)
+    share = max(presence[task] for task in named)
+    numbers = [
+        (task, reading.removed[task])
+        for task in named
+        if task in measured and reading.removed.get(task) is not None
+    ]
+    if len(named) == 1 and numbers:
+        ((task, number),) = numbers
+        share *= number_share(number / max(strength[task], _SMALLEST_STRENGTH))
+    return Plan(prompt, share, found)
+
+
+def number_share(ratio: float) -> float:
+    """The share of the change kept for a stated number ``ratio`` times the estimated strength.
+
+    Within :data:`NUMBER_TOLERANCE` of the estimate (the estimator's typical error) the number is taken as
+    the strength there, and all of the change is kept; further off, the share is proportional to the
+    number, continuous at the edges of that band: ``ratio * (1 + t)`` below it, ``ratio / (1 + t)`` above.
+    """
+    widest = 1.0 + NUMBER_TOLERANCE
+    if ratio * widest < 1.0:
+        return ratio * widest
+    return max(ratio / widest, 1.0)
+
+
+def steer(lq: torch.Tensor, restored: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
+    """``lq + shares * (restored - lq)``, clamped to [0, 1].
+
+    Args:
+        lq: the degraded images, (B, 3, H, W) in [0, 1].
+        restored: the backbone's outputs, (B, 3, H, W).
+        shares: how much of each image's change is kept, (B,).
+    """
+    shares = shares.to(restored.device, torch.float32).view(-1, 1, 1, 1)
+    return (lq.float() + shares * (restored.float() - lq.float())).clamp(0, 1)

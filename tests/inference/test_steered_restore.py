@@ -1,0 +1,69 @@
+"""A model folder with a degradation estimator: it saves and loads with it, and its plan decides the output."""
+
+from pathlib import Path
+
+import torch
+
+from tpir.inference.model import Restorer, model_config
+from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.estimator import DegradationEstimator
+from tpir.models.guidance import TextGuidance
+from tpir.notebook import TINY_BACKBONE
+from tpir.text.classify import corpus_centroids
+
+TASKS = ["denoise", "derain", "dehaze"]
+
+
+def _steered_model(tiny_encoder, corpus, presence_bias: float) -> Restorer:
+    """A tiny random three-task model whose estimator finds each degradation with ``sigmoid(presence_bias)``."""
+    torch.manual_seed(0)
+    guidance = TextGuidance(tiny_encoder, corpus, None, read_tasks=TASKS, read_numbers=False)
+    backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=guidance.dim)
+    torch.nn.init.normal_(backbone.output.weight, std=0.01)  # so that restoring changes pixels
+    estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
+    with torch.no_grad():
+        last = estimator.head[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([presence_bias] * 3 + [torch.tensor(20.0).log().item()] * 3))
+    config = model_config(
+        TASKS, TINY_BACKBONE, guidance, tiny_encoder, {"checkpoint": None}, estimator=estimator
+    )
+    centroids = corpus_centroids(tiny_encoder, corpus)
+    return Restorer(config, backbone, guidance, tiny_encoder, centroids, estimator)
+
+
+def test_the_estimator_travels_with_the_folder(tiny_encoder, corpus, tmp_path: Path) -> None:
+    model = _steered_model(tiny_encoder, corpus, presence_bias=4.0)
+    loaded = Restorer.from_pretrained(model.save_pretrained(tmp_path / "model"), precision="fp32")
+    assert loaded.config["estimator"] == {"tasks": TASKS, "measured": TASKS, "width": 4}
+    image = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    for prompt in ("denoise with sigma 10", "remove all degradation"):
+        assert torch.equal(model.restore(image, prompt), loaded.restore(image, prompt))
+
+
+def test_the_stated_number_sets_the_share_of_the_change(tiny_encoder, corpus) -> None:
+    model = _steered_model(tiny_encoder, corpus, presence_bias=20.0)  # found for sure, strength 20
+    image = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.25
+    for sigma, share in (
+        (10, 0.5 * 1.15),
+        (21, 1.0),
+        (60, 3 / 1.15),
+    ):  # the estimate is 20; 21 is within 15 %
+        prompt = f"denoise with sigma {sigma}"
+        backbone = model(image, model.read_prompt(prompt).z)
+        expected = (image + share * (backbone - image)).clamp(0, 1)
+        assert torch.allclose(model.restore(image, prompt), expected, atol=1e-6), sigma
+
+
+def test_a_blind_prompt_on_an_image_with_nothing_found_leaves_it_as_it_is(tiny_encoder, corpus) -> None:
+    model = _steered_model(tiny_encoder, corpus, presence_bias=-6.0)
+    image = torch.rand(1, 3, 40, 40)
+    planned = model.plan(image, "remove all degradation")
+    assert planned.share == 0.0 and planned.found == {}
+    ticks = []
+    restored = model.restore_tensor(
+        image, "remove all degradation", tile=16, overlap=4, progress=lambda: ticks.append(1)
+    )
+    assert torch.equal(restored, image) and len(ticks) == 9  # the progress still counts every tile
+    wrong = model.restore(image, "remove the rain")  # named but found with chance 0.0025: nearly nothing
+    assert (wrong - image).abs().max() < 1e-3

@@ -1,0 +1,119 @@
+"""The degradation estimator and how a prompt's reading and an image's estimate decide the output."""
+
+import itertools
+
+import pytest
+import torch
+
+from tpir.models.estimator import WINDOW, DegradationEstimator, Estimate
+from tpir.models.steering import naming_prompt, number_share, plan, steer
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.reading import PromptReader
+
+TASKS = ["denoise", "derain", "dehaze"]
+
+
+@pytest.fixture(scope="module")
+def reader() -> PromptReader:
+    return PromptReader(InstructionCorpus.load().lexicon)
+
+
+def _estimate(presence: list[float], strength: list[float]) -> Estimate:
+    return Estimate(torch.tensor([presence]), torch.tensor([strength]))
+
+
+def _plan(reader: PromptReader, prompt: str, estimate: Estimate):
+    return plan(prompt, reader.read(prompt), estimate, TASKS, TASKS, reader.lexicon)
+
+
+def test_a_prompt_naming_what_is_absent_keeps_only_that_chance_of_the_change(reader) -> None:
+    noisy = _estimate([0.98, 0.01, 0.03], [25.0, 0.0, 0.0])
+    assert _plan(reader, "remove the rain", noisy).share == pytest.approx(0.01)
+    assert _plan(reader, "remove the rain and the noise", noisy).share == pytest.approx(0.98)
+
+
+def test_a_stated_number_keeps_its_share_of_the_estimated_strength(reader) -> None:
+    noisy = _estimate([1.0, 0.0, 0.0], [25.0, 0.0, 0.0])
+    shares = [_plan(reader, f"denoise with sigma {sigma}", noisy).share for sigma in (5, 23, 25, 28, 50)]
+    assert shares == pytest.approx([0.2 * 1.15, 1.0, 1.0, 1.0, 2.0 / 1.15])  # 23 and 28: within 15 %
+    assert _plan(reader, "please remove the noise", noisy).share == pytest.approx(1.0)  # no number: all
+    # A number for one of several named degradations cannot be told apart in one change: all of it.
+    assert _plan(reader, "remove the rain and the noise of sigma 5", noisy).share == pytest.approx(1.0)
+
+
+def test_a_blind_prompt_names_what_is_found_but_the_kept(reader) -> None:
+    rainy_noisy = _estimate([0.9, 0.8, 0.1], [15.0, 0.4, 0.0])
+    blind = _plan(reader, "remove all degradation", rainy_noisy)
+    assert blind.share == 1.0 and blind.prompt == "remove the noise and the rain"
+    assert reader.read(blind.prompt).removes(TASKS) == ["denoise", "derain"]  # read back as named
+    assert set(blind.found) == {"denoise", "derain"}
+    kept = _plan(reader, "remove everything but keep the grain", rainy_noisy)
+    assert kept.prompt == "remove the rain"
+    clean = _plan(reader, "remove all degradation", _estimate([0.1, 0.2, 0.05], [1.0, 0.0, 0.0]))
+    assert clean.share == 0.0 and clean.found == {}
+    assert "found: nothing" in clean.summary("remove all degradation")
+
+
+def test_every_naming_prompt_is_read_as_its_categories(reader) -> None:
+    for names in (["denoise"], ["dehaze", "derain"], TASKS):
+        assert set(reader.read(naming_prompt(names, reader.lexicon)).removes(TASKS)) == set(names)
+
+
+def test_the_share_of_a_number_rises_with_it_and_is_whole_near_the_estimate() -> None:
+    ratios = [i / 100 for i in range(5, 400)]
+    shares = [number_share(r) for r in ratios]
+    assert all(a <= b for a, b in itertools.pairwise(shares))
+    assert number_share(1 / 1.15) == pytest.approx(1.0) and number_share(1.15) == pytest.approx(1.0)
+    sweep = [number_share(sigma / 20) for sigma in (5, 10, 15, 25, 35, 50, 75)]
+    assert all(a < b for a, b in itertools.pairwise(sweep))  # no two sweep numbers in the band
+
+
+def test_steering_keeps_the_share_of_the_change_and_stays_in_range() -> None:
+    lq, restored = torch.full((2, 3, 4, 4), 0.5), torch.full((2, 3, 4, 4), 0.7)
+    out = steer(lq, restored, torch.tensor([0.0, 0.5]))
+    assert torch.equal(out[0], lq[0]) and torch.allclose(out[1], torch.full((3, 4, 4), 0.6))
+    assert steer(lq, restored, torch.tensor([10.0, 10.0])).max() == 1.0
+
+
+def test_the_estimator_measures_any_size_and_ignores_unknown_strengths() -> None:
+    estimator = DegradationEstimator(TASKS, measured=["denoise"], width=4)
+    for size in ((17, 23), (2 * WINDOW + 8, 3 * WINDOW)):
+        estimate = estimator(torch.rand(2, 3, *size))
+        assert estimate.presence.shape == estimate.strength.shape == (2, 3)
+        assert ((estimate.presence > 0) & (estimate.presence < 1)).all() and (estimate.strength > 0).all()
+    image = torch.rand(2, 3, 16, 16)
+    present = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    unknown = torch.full((2, 3), float("nan"))
+    loss = estimator.loss(image, present, unknown)
+    assert torch.isfinite(loss)
+    loss.backward()
+    with pytest.raises(ValueError, match="not among its tasks"):
+        DegradationEstimator(TASKS, measured=["deblur"])
+
+
+def test_the_estimator_learns_to_tell_noise_and_its_sigma() -> None:
+    torch.manual_seed(0)
+    estimator = DegradationEstimator(["denoise"], measured=["denoise"], width=8)
+    optimizer = torch.optim.Adam(estimator.parameters(), lr=3e-3)
+    base = torch.rand(1, 3, 8, 8)
+
+    def batch(size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        clean = torch.nn.functional.interpolate(base.expand(size, -1, -1, -1), size=32, mode="bilinear")
+        clean = (clean + 0.1 * torch.rand(size, 3, 1, 1)).clamp(0, 1)
+        present = (torch.rand(size, 1) < 0.5).float()
+        sigma = 5 + 70 * torch.rand(size, 1)
+        noisy = clean + present[..., None, None] * sigma[..., None, None] / 255 * torch.randn_like(clean)
+        return noisy, present, torch.where(present > 0, sigma, torch.nan)
+
+    for _ in range(150):
+        loss = estimator.loss(*batch(16))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    image, present, sigma = batch(64)
+    with torch.no_grad():
+        estimate = estimator(image)
+    assert ((estimate.presence > 0.5).float() == present).float().mean() > 0.9
+    found = present[:, 0] > 0
+    ratio = estimate.strength[found, 0] / sigma[found, 0]
+    assert (ratio - 1).abs().median() < 0.25  # within a quarter of the true sigma, typically
