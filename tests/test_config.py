@@ -97,7 +97,7 @@ def test_the_prompt_experiments_train_on_composites_with_an_estimator(
     # degradation=composite sets datamodule.mix; the stage's own defaults must not override it.
     cfg = compose_config(f"experiment={experiment}")
     assert cfg.datamodule.mix.composite == 0.5 and cfg.datamodule.mix.numeric == 0.5
-    assert cfg.datamodule.mix.wrong == 0.1 and cfg.datamodule.mix.understate == 0.0
+    assert cfg.datamodule.mix.wrong == 0.0 and cfg.datamodule.mix.understate == 0.0
     assert cfg.module.estimator.measured == ["denoise", "derain", "dehaze"]
     assert cfg.guidance.read_numbers is False
 
