@@ -67,3 +67,17 @@ def test_a_blind_prompt_on_an_image_with_nothing_found_leaves_it_as_it_is(tiny_e
     assert torch.equal(restored, image) and len(ticks) == 9  # the progress still counts every tile
     wrong = model.restore(image, "remove the rain")  # named but found with chance 0.0025: nearly nothing
     assert (wrong - image).abs().max() < 1e-3
+
+
+def test_a_plan_made_to_be_shown_is_not_made_again(tiny_encoder, corpus, monkeypatch) -> None:
+    from tpir.data.photos import photo_from_array
+
+    model = _steered_model(tiny_encoder, corpus, presence_bias=4.0)
+    photo = photo_from_array((torch.rand(24, 24, 3) * 255).to(torch.uint8).numpy())
+    calls = []
+    measure = model.estimator.forward
+    monkeypatch.setattr(model.estimator, "forward", lambda image: calls.append(1) or measure(image))
+    planned = model.plan(photo.rgb[None], "remove the noise")
+    shown = model.restore_photo(photo, "remove the noise", planned=planned)
+    assert len(calls) == 1
+    assert torch.equal(shown.rgb, model.restore_photo(photo, "remove the noise").rgb) and len(calls) == 2

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tpir.models.estimator import WINDOW, DegradationEstimator, Estimate
-from tpir.models.steering import naming_prompt, number_share, plan, steer
+from tpir.models.steering import number_share, plan, steer
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.reading import PromptReader
 
@@ -56,7 +56,7 @@ def test_a_blind_prompt_names_what_is_found_but_the_kept(reader) -> None:
 
 def test_every_naming_prompt_is_read_as_its_categories(reader) -> None:
     for names in (["denoise"], ["dehaze", "derain"], TASKS):
-        assert set(reader.read(naming_prompt(names, reader.lexicon)).removes(TASKS)) == set(names)
+        assert set(reader.read(reader.lexicon.naming_prompt(names)).removes(TASKS)) == set(names)
 
 
 def test_the_share_of_a_number_rises_with_it_and_is_whole_near_the_estimate() -> None:

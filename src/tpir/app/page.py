@@ -151,7 +151,7 @@ def restore_upload(
             progress(done, tiles)
 
     planned = model.plan(photo.rgb[None], read)
-    restored = model.restore_photo(photo, read, progress=tick)
+    restored = model.restore_photo(photo, read, progress=tick, planned=planned)
     target = output_path(source, Path(tempfile.mkdtemp(dir=out_dir, prefix="restored-")))
     write_photo(restored, target)
     understood = understood_text(read)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 import torch
 
 from tpir.text.corpus import BLIND_CATEGORY, NUMBER_SLOT, InstructionCorpus
+from tpir.text.lexicon import join_list
 
 # Openings of written compound prompts; the named degradations follow as a list.
 _OPENINGS = ("remove", "get rid of", "please remove", "clean up", "take out", "can you remove")
@@ -78,11 +79,6 @@ class PromptMix:
 def pick(options: Sequence, generator: torch.Generator):
     """One element of ``options``, drawn uniformly."""
     return options[int(torch.randint(len(options), (1,), generator=generator))]
-
-
-def join_list(items: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 class PromptWriter:

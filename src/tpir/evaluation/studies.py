@@ -22,7 +22,7 @@ import torch
 from tpir.data.composite import Stack, physical_order, stack_layers
 from tpir.data.datamodule import DataCatalog
 from tpir.data.datasets import PairSource, SyntheticPairs
-from tpir.data.prompting import join_list, pick
+from tpir.data.prompting import pick
 from tpir.data.tasks import get_task
 from tpir.evaluation.protocol import Restore, apply_protocol
 from tpir.metrics.image_quality import psnr, ssim
@@ -105,11 +105,10 @@ def composite_sets(
 
 def removal_prompts(tasks: Sequence[str], lexicon: Lexicon) -> list[tuple[str, list[str]]]:
     """(prompt, removed tasks) for each single removal, each pair, all by name (three or more) and blind."""
-    noun = {t: f"the {lexicon[t].nouns[0]}" for t in tasks}
     prompts = []
     for size in range(1, len(tasks) + 1):
         for chosen in combinations(tasks, size):
-            prompts.append((f"remove {join_list([noun[t] for t in chosen])}", list(chosen)))
+            prompts.append((lexicon.naming_prompt(chosen), list(chosen)))
     return [*prompts, (BLIND_PROMPT, list(tasks))]
 
 

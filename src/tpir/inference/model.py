@@ -387,9 +387,12 @@ class Restorer(nn.Module):
         tile: int | None,
         overlap: int,
         progress: Callable[[], object] | None,
+        planned: Plan | None = None,
     ) -> torch.Tensor:
-        """One image (1, 3, H, W) restored tile by tile, then steered by its :meth:`plan`."""
-        planned = self.plan(image, read)
+        """One image (1, 3, H, W) restored tile by tile, then steered by its :meth:`plan` (``planned``, or
+        made here)."""
+        if planned is None:
+            planned = self.plan(image, read)
         if planned is not None and planned.share == 0.0:  # nothing the prompt names is there
             for _ in range(tile_count(*image.shape[-2:], tile, overlap) if progress else 0):
                 progress()
@@ -480,11 +483,14 @@ class Restorer(nn.Module):
         tile: int | None = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
         progress: Callable[[], object] | None = None,
+        planned: Plan | None = None,
     ) -> Photo:
         """``photo`` with its colour restored; alpha, bit depth and grayscale-ness are kept (a string
-        prompt's notes are issued as :class:`PromptWarning`)."""
+        prompt's notes are issued as :class:`PromptWarning`). ``planned``: this photo's :meth:`plan`,
+        when the caller has made it already (to show it); otherwise it is made here."""
         read = self._read_for_caller(prompt)
-        return photo.with_rgb(self.restore_tensor(photo.rgb[None], read, tile, overlap, progress)[0])
+        rgb = photo.rgb[None].float()
+        return photo.with_rgb(self._restore_one(rgb, read, tile, overlap, progress, planned)[0])
 
     def restore_file(
         self,

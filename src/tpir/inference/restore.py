@@ -315,7 +315,7 @@ def restore_file(
         if planned is not None:  # what the model found in this photo, and what it does about it
             tqdm.write(f"{source.name}: {planned.summary(prompt.text)}", file=sys.stdout)
         with tqdm(total=tiles, desc=source.name, unit="tile", leave=False, disable=not show_bar) as bar:
-            restored = model.restore_photo(photo, prompt, tile, overlap, bar.update)
+            restored = model.restore_photo(photo, prompt, tile, overlap, bar.update, planned)
         write_photo(restored, target, overwrite=overwrite)
     except (PhotoError, FileExistsError) as error:
         return str(error)

@@ -68,13 +68,6 @@ class Plan:
         return f"{line}; keeping {self.share:.2f} of the change"
 
 
-def naming_prompt(categories: Sequence[str], lexicon: Lexicon) -> str:
-    """A prompt that names ``categories`` by their first noun: ``remove the rain and the noise``."""
-    nouns = [f"the {lexicon[category].nouns[0]}" for category in categories]
-    listed = nouns[0] if len(nouns) == 1 else f"{', '.join(nouns[:-1])} and {nouns[-1]}"
-    return f"remove {listed}"
-
-
 def plan(
     prompt: str,
     reading: Reading,
@@ -95,7 +88,7 @@ def plan(
         named = [task for task in found if task not in reading.kept]
         if not named:
             return Plan(prompt, 0.0, found)
-        return Plan(naming_prompt(named, lexicon), 1.0, found)
+        return Plan(lexicon.naming_prompt(named), 1.0, found)
     named = reading.removes(tasks)
     if not named:  # names nothing this model knows: the backbone does what it learned for such prompts
         return Plan(prompt, 1.0, found)

@@ -92,6 +92,10 @@ class Lexicon:
     def __contains__(self, category: object) -> bool:
         return category in self.vocabularies
 
+    def naming_prompt(self, categories: Sequence[str]) -> str:
+        """A prompt that names ``categories`` by their first noun: ``remove the rain and the noise``."""
+        return f"remove {join_list([f'the {self[category].nouns[0]}' for category in categories])}"
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values (for a model folder's ``config.json``)."""
         return {
@@ -154,6 +158,11 @@ class Lexicon:
     def from_folders(cls, folders: Sequence[str | Path]) -> Lexicon:
         """The lexicons of the corpus folders that have one."""
         return cls.from_files([Path(f) / LEXICON_FILE for f in folders if (Path(f) / LEXICON_FILE).is_file()])
+
+
+def join_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _read_range(words: str, where: str) -> tuple[float, float]:
