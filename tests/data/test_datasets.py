@@ -115,7 +115,12 @@ def test_mixture_balances_tasks_and_is_seeded(corpus: InstructionCorpus) -> None
     samples = [mixture[i] for i in range(8)]
     assert [s["task"] for s in samples] == [0, 1] * 4
     assert all(s["lq"].shape == s["gt"].shape == (3, 32, 32) for s in samples)
-    assert all(s["prompt"] in prompts["denoise"] for s in samples[::2])
+    nouns = corpus.lexicon["denoise"].nouns
+    assert all(s["named"] == "denoise" for s in samples[::2])
+    assert all(  # a corpus sentence, or one written from the lexicon ("remove the noise")
+        s["prompt"] in prompts["denoise"] or s["prompt"].endswith(tuple(f" the {noun}" for noun in nouns))
+        for s in samples[::2]
+    )
     torch.manual_seed(123)  # the global RNG plays no part: a key is the same sample in any process
     assert torch.equal(mixture[0]["lq"], samples[0]["lq"])
     next_epoch = mixture[0 + len(mixture)]  # key 8: image 0 of epoch 1, new crop and noise, same task

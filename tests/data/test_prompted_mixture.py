@@ -125,3 +125,42 @@ def test_samples_say_which_degradations_they_have_and_how_strong(corpus) -> None
         if "denoise" in present:  # the number is the noise's sigma, on 0-255
             stated = float(sample["strength"][0])
             assert 5 <= stated <= 75 and stated == round(stated)
+
+
+def test_targets_say_what_is_left_once_the_named_degradations_are_gone(corpus) -> None:
+    mixture = _mixture(corpus, composite=1.0, absent=0.5, strengths={"denoise": [5, 75]})
+    cleaned = 0
+    for index in range(30):
+        sample = mixture[index]
+        named, present = sample["named"].split(","), sample["degradations"].split(",")
+        left = [task for task in present if task not in named]
+        assert sample["target_present"].tolist() == [float(task in left) for task in TASKS]
+        for position, task in enumerate(TASKS):
+            kept = task in left and torch.isfinite(sample["strength"][position])
+            assert torch.isfinite(sample["target_strength"][position]) == kept, (task, named, present)
+            if kept:  # what stays, stays as strong
+                assert sample["target_strength"][position] == sample["strength"][position]
+        cleaned += not left
+    assert 0 < cleaned < 30  # clean targets ("remove all") and targets that keep something
+
+
+def test_an_understated_target_keeps_the_rest_of_the_strength(corpus) -> None:
+    flat = ImageBank([torch.full((3, 48, 48), 128, dtype=torch.uint8)], names=["flat"])
+    mixture = TaskMixture(
+        {"denoise": [(SyntheticPairs(flat, "denoise"), 1.0)]},
+        PromptWriter(corpus),
+        {"denoise": 0},
+        32,
+        10,
+        PromptMix(numeric=1.0, understate=1.0, strengths={"denoise": [5, 75]}),
+    )
+    reader = PromptReader(corpus.lexicon)
+    for index in range(10):
+        sample = mixture[index]
+        stated = reader.read(sample["prompt"]).removed["denoise"]
+        true = float(sample["strength"][0])
+        if stated < true:
+            assert sample["target_present"].tolist() == [1.0]
+            assert float(sample["target_strength"][0]) == pytest.approx(true - stated)
+        else:
+            assert sample["target_present"].tolist() == [0.0]

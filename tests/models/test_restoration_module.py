@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
+from tpir.stages.restore import restore_with
 from tpir.train import train
 
 
@@ -132,3 +134,16 @@ def test_lr_is_logged_ema_averages_and_the_objective_is_the_best_score(
     assert objective(metrics, "val/psnr") == metrics["val/psnr_best"]
     saved = torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
     assert "current_model_state" in saved  # EMAWeightAveraging saved the averaged weights as the state
+
+
+def test_a_bf16_run_is_tested_under_bf16_autocast(compose_config, small_restore_run) -> None:
+    cfg = compose_config(*small_restore_run, "degradation=noise")
+    module = instantiate(cfg.module)
+    seen = []
+    first_conv = next(m for m in module.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_hook(lambda _module, _inputs, output: seen.append(output.dtype))
+    lq = torch.rand(1, 3, 32, 32)
+    in_fp32 = restore_with(module)(lq, "remove the noise", "denoise")
+    in_bf16 = restore_with(module, bf16=True)(lq, "remove the noise", "denoise")
+    assert seen == [torch.float32, torch.bfloat16]
+    assert in_bf16.dtype == torch.float32 and (in_bf16 - in_fp32).abs().max() < 0.05

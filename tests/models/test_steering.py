@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tpir.models.estimator import WINDOW, DegradationEstimator, Estimate
-from tpir.models.steering import number_share, plan, steer
+from tpir.models.steering import ABSENT, FOUND, number_share, plan, presence_share, steer
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.reading import PromptReader
 
@@ -26,10 +26,16 @@ def _plan(reader: PromptReader, prompt: str, estimate: Estimate):
     return plan(prompt, reader.read(prompt), estimate, TASKS, TASKS, reader.lexicon)
 
 
-def test_a_prompt_naming_what_is_absent_keeps_only_that_chance_of_the_change(reader) -> None:
-    noisy = _estimate([0.98, 0.01, 0.03], [25.0, 0.0, 0.0])
-    assert _plan(reader, "remove the rain", noisy).share == pytest.approx(0.01)
-    assert _plan(reader, "remove the rain and the noise", noisy).share == pytest.approx(0.98)
+def test_a_prompt_naming_what_is_absent_changes_nothing_and_one_naming_what_is_found_all(reader) -> None:
+    noisy = _estimate([0.98, 0.01, 0.35], [25.0, 0.0, 0.0])
+    assert _plan(reader, "remove the rain", noisy).share == 0.0
+    assert _plan(reader, "remove the rain and the noise", noisy).share == 1.0
+    assert _plan(reader, "remove the haze", noisy).share == pytest.approx(0.5)  # unsure: half of it
+
+
+def test_the_share_rises_with_presence_from_absent_to_found() -> None:
+    presences = [0.0, ABSENT, (ABSENT + FOUND) / 2, FOUND, 0.9]
+    assert [presence_share(p) for p in presences] == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])
 
 
 def test_a_stated_number_keeps_its_share_of_the_estimated_strength(reader) -> None:
@@ -105,7 +111,7 @@ def test_the_estimator_learns_to_tell_noise_and_its_sigma() -> None:
         noisy = clean + present[..., None, None] * sigma[..., None, None] / 255 * torch.randn_like(clean)
         return noisy, present, torch.where(present > 0, sigma, torch.nan)
 
-    for _ in range(150):
+    for _ in range(300):
         loss = estimator.loss(*batch(16))
         optimizer.zero_grad()
         loss.backward()

@@ -3,7 +3,8 @@ evaluation. Every sample is a dict with ``lq`` and ``gt`` (3, H, W) RGB in [0, 1
 ``prompt`` (str) and ``name`` (str); training samples also say which ``degradations`` they have and which
 their prompt ``named`` for removal (task names joined by commas; a named degradation the image lacks stays
 lacking), and, per task in id order, whether it is ``present`` (T,) and its ``strength`` (T,): the number of
-a synthetic layer of a task declared with ``partial_removal`` (sigma on 0-255), NaN where unknown.
+a synthetic layer of a task declared with ``partial_removal`` (sigma on 0-255), NaN where unknown; the same
+of the target as ``target_present`` and ``target_strength`` (a clean target has nothing present).
 """
 
 from __future__ import annotations
@@ -363,13 +364,8 @@ class TaskMixture(Dataset):
         stack, name = self._stack(present, generator)
         named, partly, prompt = self._request(stack, generator)
         lq, gt = random_dihedral([stack.degraded, stack.without(named, partly)], generator, self.rotate)
-        present_tasks = torch.zeros(len(self.task_ids))
-        strength = torch.full((len(self.task_ids),), float("nan"))
-        for task in present:
-            present_tasks[self.task_ids[task]] = 1.0
-        for layer in stack.layers:
-            if get_task(layer.task).partial_removal and stated_number(layer.params) is not None:
-                strength[self.task_ids[layer.task]] = layer.params.number
+        present_tasks, strength = self._labels(stack)
+        target_present, target_strength = self._labels(stack, named, partly)
         # ``task``: what a one-hot guidance is told, the first degradation the prompt names.
         return {
             "lq": lq,
@@ -381,7 +377,31 @@ class TaskMixture(Dataset):
             "named": ",".join(named),
             "present": present_tasks,
             "strength": strength,
+            "target_present": target_present,
+            "target_strength": target_strength,
         }
+
+    def _labels(
+        self, stack: Stack, removed: Sequence[str] = (), partly: dict[str, float] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the image of ``stack`` without ``removed`` (``partly`` as in :meth:`Stack.without`) has,
+        per task in id order: whether each degradation is there (T,), 0 or 1, and its strength (T,), the
+        number of a synthetic layer of a task declared with ``partial_removal``, NaN where unknown."""
+        partly = partly or {}
+        present = torch.zeros(len(self.task_ids))
+        strength = torch.full((len(self.task_ids),), float("nan"))
+        if stack.real is not None and stack.real[0] not in removed:
+            present[self.task_ids[stack.real[0]]] = 1.0
+        for layer in stack.layers:
+            number = stated_number(layer.params)
+            if layer.task in removed:
+                if layer.task not in partly or number is None or number <= partly[layer.task]:
+                    continue
+                number -= partly[layer.task]
+            present[self.task_ids[layer.task]] = 1.0
+            if get_task(layer.task).partial_removal and number is not None:
+                strength[self.task_ids[layer.task]] = number
+        return present, strength
 
 
 def stated_number(params: Any) -> float | None:

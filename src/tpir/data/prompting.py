@@ -23,6 +23,9 @@ from tpir.text.corpus import BLIND_CATEGORY, NUMBER_SLOT, InstructionCorpus
 from tpir.text.lexicon import join_list
 
 # Openings of written compound prompts; the named degradations follow as a list.
+# Share of prompts naming one category that are written from the lexicon ("remove the haze"), as blind
+# prompts are resolved (tpir.models.steering), rather than drawn from the corpus.
+WRITTEN_SINGLE = 0.25
 _OPENINGS = ("remove", "get rid of", "please remove", "clean up", "take out", "can you remove")
 
 
@@ -136,10 +139,10 @@ class PromptWriter:
     def write(
         self, removed: Sequence[str], numbers: Mapping[str, float] | None, generator: torch.Generator
     ) -> str:
-        """A prompt asking to remove ``removed`` (stating ``numbers`` when given): free-form for one
-        category, compound for several."""
+        """A prompt asking to remove ``removed`` (stating ``numbers`` when given): for one category
+        free-form, or with :data:`WRITTEN_SINGLE` written from the lexicon; compound for several."""
         if numbers:
             return self.numeric(numbers, generator)
-        if len(removed) == 1:
+        if len(removed) == 1 and bool(torch.rand(1, generator=generator) >= WRITTEN_SINGLE):
             return self.free(removed[0], generator)
         return self.compound(removed, generator)

@@ -59,8 +59,8 @@ def compile_mode(compile: bool | str) -> str:
 
 class RestorationModule(L.LightningModule):
     """Trains ``TextGuidedRestorer`` on batches of ``lq``, ``gt``, ``prompt``, ``task`` (and, with an
-    estimator, ``present`` and ``strength``: (B, T) each, as :class:`~tpir.data.datasets.TaskMixture`
-    gives them).
+    estimator, ``present``, ``strength``, ``target_present`` and ``target_strength``: (B, T) each, as
+    :class:`~tpir.data.datasets.TaskMixture` gives them).
 
     Its arguments are configs (``_target_`` nodes, built here), saved as plain hyper-parameters, so
     ``RestorationModule.load_from_checkpoint(path)`` rebuilds it from the checkpoint alone.
@@ -187,10 +187,17 @@ class RestorationModule(L.LightningModule):
         if self.estimator is not None:
             if "present" not in batch:
                 raise ValueError(
-                    "module.estimator needs training batches that say what each sample has ('present', "
-                    "'strength'), as TaskMixture gives them."
+                    "module.estimator needs training batches that say what each sample and its target "
+                    "have ('present', 'strength', 'target_present', 'target_strength'), as TaskMixture "
+                    "gives them."
                 )
-            measured = self.estimator.loss(batch["lq"], batch["present"], batch["strength"])
+            # Measured on the inputs and on the targets: a target without what the prompt named (clean,
+            # for "remove all") shows the estimator what lacking a degradation looks like.
+            measured = self.estimator.loss(
+                torch.cat([batch["lq"], batch["gt"]]),
+                torch.cat([batch["present"], batch["target_present"]]),
+                torch.cat([batch["strength"], batch["target_strength"]]),
+            )
             self.log("train/restoration_loss", loss, batch_size=size)
             self.log("train/estimator_loss", measured, batch_size=size)
             loss = loss + measured

@@ -74,7 +74,8 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
     if not trainer.is_global_zero:
         return metrics
     module.to(trainer.strategy.root_device)  # fit's teardown leaves the module on the CPU
-    scores = score_sets(restore_with(module), datamodule.test_sets, cfg.protocol.name, cfg.get("test_limit"))
+    restore = restore_with(module, bf16=str(trainer.precision).startswith("bf16"))
+    scores = score_sets(restore, datamodule.test_sets, cfg.protocol.name, cfg.get("test_limit"))
     for item in scores:
         metrics |= item.metrics("test")
     for logger in trainer.loggers:
@@ -189,13 +190,15 @@ def check_same_model(path: Path, checkpoint: dict[str, Any], module: Restoration
         )
 
 
-def restore_with(module: RestorationModule) -> Restore:
-    """What :func:`score_sets` calls: the module, in eval mode, on one whole image."""
+def restore_with(module: RestorationModule, bf16: bool = False) -> Restore:
+    """What :func:`score_sets` calls: the module, in eval mode, on one whole image; with ``bf16`` under
+    bf16 autocast, the precision a ``bf16-mixed`` run trained in."""
     module.eval()
 
     def restore(lq: torch.Tensor, prompt: str, task: str) -> torch.Tensor:
         task_id = torch.tensor([module.hparams.tasks.index(task)], device=module.device)
-        return module(lq.to(module.device), [prompt], task_id).float().clamp(0, 1)
+        with torch.autocast(module.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return module(lq.to(module.device), [prompt], task_id).float().clamp(0, 1)
 
     return restore
 
