@@ -27,6 +27,19 @@ def _mixture(corpus: InstructionCorpus, **shares) -> TaskMixture:
     return TaskMixture(sources, PromptWriter(corpus), task_ids, 32, 60, PromptMix(**shares), rotate=False)
 
 
+def _understated_noise(corpus: InstructionCorpus) -> TaskMixture:
+    """Noise on a flat grey image, every prompt numeric and stating less than is there."""
+    flat = ImageBank([torch.full((3, 48, 48), 128, dtype=torch.uint8)], names=["flat"])
+    return TaskMixture(
+        {"denoise": [(SyntheticPairs(flat, "denoise"), 1.0)]},
+        PromptWriter(corpus),
+        {"denoise": 0},
+        32,
+        10,
+        PromptMix(numeric=1.0, understate=1.0, strengths={"denoise": [5, 75]}),
+    )
+
+
 def test_composites_stack_two_or_three_and_the_reader_finds_what_the_prompt_removes(corpus) -> None:
     mixture = _mixture(corpus, composite=1.0, numeric=0.5)
     reader = PromptReader(corpus.lexicon)
@@ -95,15 +108,7 @@ def test_shares_out_of_range_are_refused(corpus) -> None:
 
 
 def test_an_understated_strength_leaves_the_rest_of_the_noise_in_the_target(corpus) -> None:
-    flat = ImageBank([torch.full((3, 48, 48), 128, dtype=torch.uint8)], names=["flat"])
-    mixture = TaskMixture(
-        {"denoise": [(SyntheticPairs(flat, "denoise"), 1.0)]},
-        PromptWriter(corpus),
-        {"denoise": 0},
-        32,
-        10,
-        PromptMix(numeric=1.0, understate=1.0, strengths={"denoise": [5, 75]}),
-    )
+    mixture = _understated_noise(corpus)
     reader = PromptReader(corpus.lexicon)
     for index in range(10):
         sample = mixture[index]
@@ -145,15 +150,7 @@ def test_targets_say_what_is_left_once_the_named_degradations_are_gone(corpus) -
 
 
 def test_an_understated_target_keeps_the_rest_of_the_strength(corpus) -> None:
-    flat = ImageBank([torch.full((3, 48, 48), 128, dtype=torch.uint8)], names=["flat"])
-    mixture = TaskMixture(
-        {"denoise": [(SyntheticPairs(flat, "denoise"), 1.0)]},
-        PromptWriter(corpus),
-        {"denoise": 0},
-        32,
-        10,
-        PromptMix(numeric=1.0, understate=1.0, strengths={"denoise": [5, 75]}),
-    )
+    mixture = _understated_noise(corpus)
     reader = PromptReader(corpus.lexicon)
     for index in range(10):
         sample = mixture[index]

@@ -70,40 +70,44 @@ class Stack:
 
     @property
     def degraded(self) -> Tensor:
-        """The image with every degradation, (3, H, W)."""
-        return self.render(self.tasks)
+        """The image with every degradation, (3, H, W): the real base (else the clean image), then each
+        layer in physical order."""
+        image = self.real[1] if self.real else self.clean
+        for layer in self.layers:
+            image = layer.apply(image)
+        return image
 
     def without(self, removed: Collection[str], partly: Mapping[str, float] | None = None) -> Tensor:
-        """The target of a prompt that removes ``removed``: the image rebuilt with the other degradations.
+        """The target of a prompt that removes ``removed``: the image rebuilt with the other degradations
+        (:meth:`left`'s image).
 
         Tasks the image does not have are ignored, so a prompt naming an absent degradation has the
         input itself as its target (the paper's Fig. 7).
+        """
+        return self.left(removed, partly).degraded
+
+    def left(self, removed: Collection[str], partly: Mapping[str, float] | None = None) -> Stack:
+        """What is left once a prompt removes ``removed``: the same clean image, real base (unless removed)
+        and layers with the same parameters and noise, without those of ``removed``.
 
         Args:
             removed: the tasks whose degradations go.
             partly: per synthetic layer of ``removed``, the strength a prompt asks to remove ("denoise with
                 sigma 10" on noise of sigma 25): the layer stays at its strength minus that (sigma 15, the
-                same noise scaled), none when the prompt asks for as much as there is or more.
+                same noise scaled), at 0 when the prompt asks for as much as there is or more.
         """
         partly = partly or {}
-        residual = {
-            layer.task: layer.params.with_number(max(layer.params.number - partly[layer.task], 0.0))
+        layers = tuple(
+            replace(
+                layer, params=layer.params.with_number(max(layer.params.number - partly[layer.task], 0.0))
+            )
+            if layer.task in removed
+            else layer
             for layer in self.layers
-            if layer.task in partly and layer.task in removed
-        }
-        return self.render([task for task in self.tasks if task not in removed or task in residual], residual)
-
-    def render(self, kept: Collection[str], weaker: Mapping[str, Any] | None = None) -> Tensor:
-        """The clean image with only the degradations of ``kept``, (3, H, W), same parameters and noise;
-        layers in ``weaker`` are drawn with those parameters instead (same seed)."""
-        weaker = weaker or {}
-        image = self.real[1] if self.real and self.real[0] in kept else self.clean
-        for layer in self.layers:
-            if layer.task in kept:
-                image = (replace(layer, params=weaker[layer.task]) if layer.task in weaker else layer).apply(
-                    image
-                )
-        return image
+            if layer.task not in removed or layer.task in partly
+        )
+        real = self.real if self.real and self.real[0] not in removed else None
+        return Stack(self.clean, layers, real)
 
 
 def physical_order(tasks: Sequence[str]) -> list[str]:

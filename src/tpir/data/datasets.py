@@ -363,9 +363,10 @@ class TaskMixture(Dataset):
         present = self._present(index, generator)
         stack, name = self._stack(present, generator)
         named, partly, prompt = self._request(stack, generator)
-        lq, gt = random_dihedral([stack.degraded, stack.without(named, partly)], generator, self.rotate)
+        target = stack.left(named, partly)
+        lq, gt = random_dihedral([stack.degraded, target.degraded], generator, self.rotate)
         present_tasks, strength = self._labels(stack)
-        target_present, target_strength = self._labels(stack, named, partly)
+        target_present, target_strength = self._labels(target)
         # ``task``: what a one-hot guidance is told, the first degradation the prompt names.
         return {
             "lq": lq,
@@ -381,23 +382,18 @@ class TaskMixture(Dataset):
             "target_strength": target_strength,
         }
 
-    def _labels(
-        self, stack: Stack, removed: Sequence[str] = (), partly: dict[str, float] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the image of ``stack`` without ``removed`` (``partly`` as in :meth:`Stack.without`) has,
-        per task in id order: whether each degradation is there (T,), 0 or 1, and its strength (T,), the
-        number of a synthetic layer of a task declared with ``partial_removal``, NaN where unknown."""
-        partly = partly or {}
+    def _labels(self, stack: Stack) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the image of ``stack`` has, per task in id order: whether each degradation is there (T,),
+        0 or 1 (a layer left at strength 0 is not), and its strength (T,), the number of a synthetic layer
+        of a task declared with ``partial_removal``, NaN where unknown."""
         present = torch.zeros(len(self.task_ids))
         strength = torch.full((len(self.task_ids),), float("nan"))
-        if stack.real is not None and stack.real[0] not in removed:
+        if stack.real is not None:
             present[self.task_ids[stack.real[0]]] = 1.0
         for layer in stack.layers:
             number = stated_number(layer.params)
-            if layer.task in removed:
-                if layer.task not in partly or number is None or number <= partly[layer.task]:
-                    continue
-                number -= partly[layer.task]
+            if number is not None and number <= 0:
+                continue
             present[self.task_ids[layer.task]] = 1.0
             if get_task(layer.task).partial_removal and number is not None:
                 strength[self.task_ids[layer.task]] = number

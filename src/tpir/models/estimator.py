@@ -27,8 +27,8 @@ HIGH_PASS_GAIN = 8.0
 # 0.41 on Rain100L and 0.42 on clean CBSD68 (1.0); 0.61 and 0.09 at 0.1; 0.86 and 0.22 at 0.1 with
 # the whole-image statistics (image_statistics).
 STRENGTH_WEIGHT = 0.1
-# Side of the window of the dark channel (image_statistics).
-DARK_WINDOW = 7
+# Side of the window of the dark channel, and how many numbers image_statistics gives per image.
+DARK_WINDOW, IMAGE_STATISTICS = 7, 6
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,6 @@ class DegradationEstimator(nn.Module):
             error = (log_strength[known] - strength[known].to(log_strength).log()).abs().mean()
             loss = loss + STRENGTH_WEIGHT * error
         return loss
-
-
-# How many numbers image_statistics gives per image.
-IMAGE_STATISTICS = 6
 
 
 def image_statistics(image: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
