@@ -100,6 +100,8 @@ def test_the_prompt_experiments_train_on_composites_with_an_estimator(
     assert cfg.datamodule.mix.wrong == 0.0 and cfg.datamodule.mix.understate == 0.0
     assert cfg.module.estimator.measured == ["denoise", "derain", "dehaze"]
     assert cfg.guidance.read_numbers is False
+    # The estimator's held rate is read through a moving average of the weights.
+    assert cfg.module.estimator_lr == 3e-3 and "ema" in cfg.callbacks
 
 
 def test_single_degradation_recipes_have_no_estimator(compose_config) -> None:

@@ -59,3 +59,17 @@ def test_reading_centroids_are_the_corpus_centroids(tiny_encoder, corpus, tmp_pa
     expected = corpus_centroids(tiny_encoder, corpus, tmp_path)  # what tpir-text explain reads with
     assert guidance.categories == list(expected.categories)
     torch.testing.assert_close(guidance.centroids, expected.centroids, atol=1e-5, rtol=0)
+
+
+def test_a_prompt_without_a_naming_word_is_placed_among_the_model_s_own_tasks(
+    tiny_encoder, corpus, tmp_path: Path
+) -> None:
+    three = TextGuidance(tiny_encoder, corpus, tmp_path, read_tasks=["denoise", "derain", "dehaze"])
+    one = TextGuidance(tiny_encoder, corpus, tmp_path, read_tasks=["derain"])
+    assert len(three.categories) > 4  # the corpus knows more categories than these models remove
+    sentences = ["make it look nice", *(p.sentence for p in corpus.test if p.is_free_form)]
+    placed = [s for s in sentences if not three.read(s).by_words]
+    assert len(placed) >= 3
+    for sentence in placed:
+        assert set(three.read(sentence).removed) <= {"denoise", "derain", "dehaze"}
+        assert set(one.read(sentence).removed) <= {"derain"}

@@ -33,6 +33,12 @@ def test_a_prompt_naming_what_is_absent_changes_nothing_and_one_naming_what_is_f
     assert _plan(reader, "remove the haze", noisy).share == pytest.approx(0.5)  # unsure: half of it
 
 
+def test_a_prompt_naming_only_what_the_model_cannot_remove_changes_nothing(reader) -> None:
+    everything = _estimate([0.99, 0.99, 0.99], [25.0, 0.5, 1.0])
+    assert _plan(reader, "sharpen this blurry photo", everything).share == 0.0  # deblur: not its task
+    assert _plan(reader, "remove the blur and the rain", everything).share == 1.0  # the rain it can
+
+
 def test_the_share_rises_with_presence_from_absent_to_found() -> None:
     presences = [0.0, ABSENT, (ABSENT + FOUND) / 2, FOUND, 0.9]
     assert [presence_share(p) for p in presences] == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])

@@ -23,7 +23,7 @@ from torch import nn
 
 from tpir.text.cache import embed_cached
 from tpir.text.classify import CategoryCentroids
-from tpir.text.corpus import InstructionCorpus
+from tpir.text.corpus import BLIND_CATEGORY, InstructionCorpus
 from tpir.text.encoder import TextEncoder
 from tpir.text.lexicon import Lexicon
 from tpir.text.reading import PromptReader, Reading, instruction_vector
@@ -191,8 +191,14 @@ class TextGuidance(Guidance):
         if self.reader is None:
             raise ValueError("this guidance reads no prompts (it was built without read_tasks).")
         if prompt not in self._readings:
-            # One row per category is its own centroid; read from the buffer, which a model folder loads.
-            self.reader.centroids = CategoryCentroids(self.centroids.cpu(), self.categories)
+            # One row per category is its own centroid; read from the buffer, which a model folder loads. A
+            # prompt naming nothing by word is placed among what this model removes, and blind prompts.
+            readable = [
+                i for i, c in enumerate(self.categories) if c in self.read_tasks or c == BLIND_CATEGORY
+            ]
+            self.reader.centroids = CategoryCentroids(
+                self.centroids.cpu()[readable], [self.categories[i] for i in readable]
+            )
 
             def embed(_: str) -> torch.Tensor:
                 return (embedding if embedding is not None else self.embed([prompt])[0]).cpu()

@@ -90,6 +90,8 @@ class RestorationModule(L.LightningModule):
             backbone on what each sample has; the module's output is then steered by it
             (:mod:`tpir.models.steering`). Needs a guidance that reads prompts (``read_tasks``). None: the
             backbone's output as it is.
+        estimator_lr: the estimator's learning rate, held after the warm-up instead of decayed with the
+            backbone's; None: the optimizer's, scheduled as the backbone's.
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class RestorationModule(L.LightningModule):
         compile: bool | str = False,
         loss: str = "l1",
         estimator: Config | None = None,
+        estimator_lr: float | None = None,
     ) -> None:
         super().__init__()
         check_loss(loss)
@@ -119,6 +122,7 @@ class RestorationModule(L.LightningModule):
                 "compile": compile,
                 "loss": loss,
                 "estimator": plain(estimator),
+                "estimator_lr": estimator_lr,
             }
         )
         self.guidance: Guidance = instantiate(self.hparams.guidance)
@@ -272,8 +276,17 @@ class RestorationModule(L.LightningModule):
 
     @override
     def configure_optimizers(self) -> Any:
+        """AdamW (or the configured optimizer) over every trainable weight; with ``estimator_lr``, the
+        estimator's weights in a group of their own at that rate, held (:func:`~tpir.optim.warmup_cosine`)."""
+        parameters: Any = self.parameters()
+        if self.estimator is not None and self.hparams.get("estimator_lr") is not None:
+            estimated = {id(p) for p in self.estimator.parameters()}
+            parameters = [
+                {"params": [p for p in self.parameters() if id(p) not in estimated]},
+                {"params": list(self.estimator.parameters()), "lr": self.hparams.estimator_lr, "held": True},
+            ]
         return configure_optimization(
-            self.parameters(),
+            parameters,
             instantiate(self.hparams.optimizer),
             None if self.hparams.scheduler is None else instantiate(self.hparams.scheduler),
             self.trainer.estimated_stepping_batches,

@@ -6,7 +6,8 @@ here, where they can be measured against the image:
 
 - **which is there**: the change is kept by the chance that a degradation the prompt names is present
   (:func:`presence_share`: all of it once found, none below :data:`ABSENT`), so a prompt naming what the
-  image lacks leaves it as it is (the paper's Fig. 7);
+  image lacks leaves it as it is (the paper's Fig. 7), as does one naming only degradations the model
+  was not trained for ("sharpen it" to a model without deblurring);
 - **how much**: a prompt that names one measured degradation with a number ("denoise with sigma 10")
   keeps about ``number / estimated strength`` of the change (:func:`number_share`): less than all of it
   for a smaller number, more (an extrapolation past the estimate) for a larger one;
@@ -96,7 +97,9 @@ def plan(
             return Plan(prompt, 0.0, found)
         return Plan(lexicon.naming_prompt(named), 1.0, found)
     named = reading.removes(tasks)
-    if not named:  # names nothing this model knows: the backbone does what it learned for such prompts
+    if not named and reading.removed:  # names only degradations this model was not trained for
+        return Plan(prompt, 0.0, found)
+    if not named:  # names nothing at all: the backbone does what it learned for such prompts
         return Plan(prompt, 1.0, found)
     share = presence_share(max(presence[task] for task in named))
     numbers = [
