@@ -36,9 +36,9 @@ from tpir.text.reading import Reading
 # A degradation whose presence is at least this is found (what a blind prompt removes).
 FOUND = 0.5
 # A degradation whose presence is at most this is taken as absent: a prompt naming it alone keeps nothing
-# of the change (presence_share). The estimator of cpu_prompts gives rain a mean presence of 0.2-0.3 on
-# clean and hazy test images and 0.5 on Rain100L (trained alone: 0.1-0.2 and 0.7); a share equal to the
-# presence kept only half of the deraining of a photo at 0.5.
+# of the change (presence_share). Chosen when the estimator of cpu_prompts gave rain a mean presence of
+# 0.2-0.3 on clean and hazy test images and 0.5 on Rain100L (trained alone: 0.1-0.2 and 0.7); a share
+# equal to the presence kept only half of the deraining of a photo at 0.5.
 ABSENT = 0.2
 # A stated number within this fraction of the estimated strength counts as that strength (see
 # number_share). Smaller than the step between neighbouring numbers of the strength sweep (35/25 = 1.4 >
