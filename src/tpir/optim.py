@@ -26,14 +26,14 @@ def warmup_cosine(
     """
     warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
 
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / (warmup_steps + 1)
-        progress = min((step - warmup_steps) / max(total_steps - warmup_steps, 1), 1.0)
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
     def held(step: int) -> float:
         return min((step + 1) / (warmup_steps + 1), 1.0)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return held(step)
+        progress = min((step - warmup_steps) / max(total_steps - warmup_steps, 1), 1.0)
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return LambdaLR(optimizer, [held if group.get("held") else factor for group in optimizer.param_groups])
 

@@ -97,10 +97,10 @@ def plan(
             return Plan(prompt, 0.0, found)
         return Plan(lexicon.naming_prompt(named), 1.0, found)
     named = reading.removes(tasks)
-    if not named and reading.removed:  # names only degradations this model was not trained for
-        return Plan(prompt, 0.0, found)
-    if not named:  # names nothing at all: the backbone does what it learned for such prompts
-        return Plan(prompt, 1.0, found)
+    if not named:
+        # Naming only degradations this model was not trained for leaves the image as it is; naming nothing
+        # at all, the backbone does what it learned for such prompts.
+        return Plan(prompt, 0.0 if reading.removed else 1.0, found)
     share = presence_share(max(presence[task] for task in named))
     numbers = [
         (task, reading.removed[task])
