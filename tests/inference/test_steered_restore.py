@@ -1,5 +1,6 @@
 """A model folder with a degradation estimator: it saves and loads with it, and its plan decides the output."""
 
+import math
 from pathlib import Path
 
 import torch
@@ -22,9 +23,9 @@ def _steered_model(tiny_encoder, corpus, presence_bias: float) -> Restorer:
     torch.nn.init.normal_(backbone.output.weight, std=0.01)  # so that restoring changes pixels
     estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
     with torch.no_grad():
-        last = estimator.head[-1]
-        last.weight.zero_()
-        last.bias.copy_(torch.tensor([presence_bias] * 3 + [torch.tensor(20.0).log().item()] * 3))
+        for head, bias in ((estimator.presence_head, presence_bias), (estimator.strength_head, math.log(20.0))):
+            head[-1].weight.zero_()
+            head[-1].bias.fill_(bias)
     config = model_config(
         TASKS, TINY_BACKBONE, guidance, tiny_encoder, {"checkpoint": None}, estimator=estimator
     )

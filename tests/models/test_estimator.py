@@ -1,0 +1,45 @@
+"""The degradation estimator: its classical noise statistic reads the sigma of white noise, and its
+strength error trains only the strength head."""
+
+import math
+
+import pytest
+import torch
+
+from tpir.models.estimator import DegradationEstimator, image_statistics
+
+TASKS = ["denoise", "derain", "dehaze"]
+
+
+def _noise_level(image: torch.Tensor) -> torch.Tensor:
+    """The noise statistic of :func:`image_statistics` on the 0-1 scale, (B,)."""
+    residual = torch.zeros_like(image)  # the statistic does not read the residual
+    return image_statistics(image, residual)[:, -1].exp()
+
+
+@pytest.mark.parametrize("sigma", [0.02, 0.05, 0.1])
+def test_the_noise_statistic_reads_the_sigma_of_white_noise_on_a_smooth_image(sigma: float) -> None:
+    generator = torch.Generator().manual_seed(0)
+    ramp = torch.linspace(0.3, 0.7, 128)
+    smooth = (ramp[None, :] + ramp[:, None]).div(2).expand(1, 3, 128, 128)
+    noisy = smooth + sigma * torch.randn(smooth.shape, generator=generator)
+    assert _noise_level(noisy).item() == pytest.approx(sigma, rel=0.05)
+    assert _noise_level(smooth.contiguous()).item() < 0.001  # a linear ramp leaves no response
+
+
+def test_the_strength_error_trains_the_strength_head_and_not_the_features() -> None:
+    torch.manual_seed(0)
+    estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
+    image = torch.rand(2, 3, 32, 32)
+    present = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    strength = torch.tensor([[25.0, math.nan, math.nan], [math.nan, 0.4, math.nan]])
+
+    _, log_strength = estimator.outputs(image)
+    log_strength.sum().backward()
+    assert all(p.grad is None for p in estimator.features.parameters())
+    assert all(p.grad is None for p in estimator.presence_head.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in estimator.strength_head.parameters())
+
+    estimator.zero_grad(set_to_none=True)
+    estimator.loss(image, present, strength).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in estimator.features.parameters())
