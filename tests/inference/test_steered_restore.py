@@ -23,7 +23,10 @@ def _steered_model(tiny_encoder, corpus, presence_bias: float) -> Restorer:
     torch.nn.init.normal_(backbone.output.weight, std=0.01)  # so that restoring changes pixels
     estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
     with torch.no_grad():
-        for head, bias in ((estimator.presence_head, presence_bias), (estimator.strength_head, math.log(20.0))):
+        for head, bias in (
+            (estimator.presence_head, presence_bias),
+            (estimator.strength_head, math.log(20.0)),
+        ):
             head[-1].weight.zero_()
             head[-1].bias.fill_(bias)
     config = model_config(
