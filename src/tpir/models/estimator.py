@@ -181,7 +181,7 @@ def image_statistics(image: torch.Tensor, residual: torch.Tensor) -> torch.Tenso
             trace.log() / 10,
             dark.mean(dim=1),
             dark.std(dim=1),
-            (noise + 1e-4).log(),
+            (noise + 1e-4).log(),  # a flat image reads 1e-4 (sigma 0.03 on 0-255), not minus infinity
         ],
         dim=1,
     )
