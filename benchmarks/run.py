@@ -1,11 +1,13 @@
 """CPU speed and memory benchmarks; ``make bench`` runs this (and ``gpu.py`` where CUDA is).
 
-Prints a table and writes ``benchmarks/results/cpu-<vector ISA>.json`` (a list of {"name", "value",
-"unit", "machine"}; ``-capped`` added when an ISA cap such as ``ONEDNN_MAX_CPU_ISA=AVX2`` emulates an older
+Prints a table and writes ``benchmarks/results/cpu-<CPU name and family>-<vector ISA>.json`` (a list of
+{"name", "value", "unit", "machine"}; ``-capped`` added when an ISA cap such as ``ONEDNN_MAX_CPU_ISA=AVX2`` emulates an older
 CPU), so that each kind of CPU keeps its own figures:
 
 - tiny and paper-size forward at 256x256, in fp32 and in the automatic precision
-  (``tpir.inference.runtime``);
+  (``tpir.inference.runtime``), and the paper-size one compiled (``torch.compile``, after its warm-up)
+  where that precision is bf16 (``tpir-restore`` does not compile: on 2 AVX512_BF16 cores it gained
+  6-13 % a tile and lost end to end on a 12-MP photo, 347 s against 301 s, its warm-up included);
 - a paper-size training step (batch 6, 128x128 crops, fused AdamW) in fp32 and, where the CPU has native
   bf16, in ``bf16-mixed``;
 - the training-data pipeline: samples/s that one worker makes;
@@ -36,6 +38,7 @@ from common import (
     build,
     cpu_isa,
     cpu_machine,
+    cpu_name,
     isa_caps,
     median_seconds,
     slug,
@@ -72,6 +75,14 @@ def forward_rows(size: int, repeats: int) -> list[dict]:
                 seconds = median_seconds(lambda cast=cast: cast(image, guidance), repeats)
             rows.append(
                 {"name": f"{name}/forward_{size}x{size}_{label}", "value": round(seconds, 3), "unit": "s"}
+            )
+        if name == "paper" and automatic.name == "bf16":  # compiled fp32 is no faster on CPU
+            compiled = torch.compile(cast, dynamic=False)
+            with torch.inference_mode():
+                seconds = median_seconds(lambda compiled=compiled: compiled(image, guidance), repeats)
+            label = f"auto={automatic.name}_compiled"
+            rows.append(
+                {"name": f"paper/forward_{size}x{size}_{label}", "value": round(seconds, 3), "unit": "s"}
             )
     return rows
 
@@ -244,7 +255,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="side of the square forward input")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tile", type=int, default=512, help="tpir-restore --tile for the 12-MP photo")
-    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/cpu-<ISA>.json")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default: benchmarks/results/cpu-<CPU>-<ISA>.json"
+    )
     args = parser.parse_args()
     keep_freed_memory()
     torch.manual_seed(0)
@@ -255,7 +268,10 @@ def main() -> None:
         "eval": lambda: eval_rows(limit=8),
         "photo": lambda: photo_rows(args.tile),
     }
-    out = args.out or RESULTS_DIR / f"cpu-{slug(cpu_isa())}{'-capped' if isa_caps() else ''}.json"
+    out = (
+        args.out
+        or RESULTS_DIR / f"cpu-{slug(cpu_name())}-{slug(cpu_isa())}{'-capped' if isa_caps() else ''}.json"
+    )
     for part in args.only or PARTS:  # written part by part: a long run keeps what it measured
         write_results(measure[part](), cpu_machine(), out)
 
