@@ -1,8 +1,8 @@
 """CPU speed and memory benchmarks; ``make bench`` runs this (and ``gpu.py`` where CUDA is).
 
 Prints a table and writes ``benchmarks/results/cpu-<CPU name and family>-<vector ISA>.json`` (a list of
-{"name", "value", "unit", "machine"}; ``-capped`` added when an ISA cap such as ``ONEDNN_MAX_CPU_ISA=AVX2`` emulates an older
-CPU), so that each kind of CPU keeps its own figures:
+{"name", "value", "unit", "machine"}; ``-capped`` added when an ISA cap such as
+``ONEDNN_MAX_CPU_ISA=AVX2`` emulates an older CPU), so that each kind of CPU keeps its own figures:
 
 - tiny and paper-size forward at 256x256, in fp32 and in the automatic precision
   (``tpir.inference.runtime``), and the paper-size one compiled (``torch.compile``, after its warm-up)
@@ -60,7 +60,8 @@ PHOTO_SIZE = (4000, 3000)  # 12 megapixels, width x height
 
 
 def forward_rows(size: int, repeats: int) -> list[dict]:
-    """Parameters and forward seconds of each size, fp32 and automatic precision."""
+    """Parameters and forward seconds of each size, fp32 and automatic precision (paper-size also
+    compiled, where that precision is bf16)."""
     rows = []
     automatic = choose_precision("auto", "cpu")
     image, guidance = torch.rand(1, 3, size, size), torch.randn(1, GUIDANCE_DIM)
@@ -71,19 +72,19 @@ def forward_rows(size: int, repeats: int) -> list[dict]:
         )
         for label, dtype in (("fp32", torch.float32), (f"auto={automatic.name}", automatic.dtype)):
             cast = cast_backbone(copy.deepcopy(model), dtype)
-            with torch.inference_mode():
-                seconds = median_seconds(lambda cast=cast: cast(image, guidance), repeats)
-            rows.append(
-                {"name": f"{name}/forward_{size}x{size}_{label}", "value": round(seconds, 3), "unit": "s"}
-            )
-        if name == "paper" and automatic.name == "bf16":  # compiled fp32 is no faster on CPU
-            compiled = torch.compile(cast, dynamic=False)
-            with torch.inference_mode():
-                seconds = median_seconds(lambda compiled=compiled: compiled(image, guidance), repeats)
-            label = f"auto={automatic.name}_compiled"
-            rows.append(
-                {"name": f"paper/forward_{size}x{size}_{label}", "value": round(seconds, 3), "unit": "s"}
-            )
+            forwards = {label: cast}
+            if name == "paper" and dtype == torch.bfloat16:  # compiled fp32 is no faster on CPU
+                forwards[f"{label}_compiled"] = torch.compile(cast, dynamic=False)
+            for run_label, forward in forwards.items():
+                with torch.inference_mode():
+                    seconds = median_seconds(lambda forward=forward: forward(image, guidance), repeats)
+                rows.append(
+                    {
+                        "name": f"{name}/forward_{size}x{size}_{run_label}",
+                        "value": round(seconds, 3),
+                        "unit": "s",
+                    }
+                )
     return rows
 
 
