@@ -45,7 +45,13 @@ def _command(run_dir: Path, cache: Path, *extra: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return os.environ | {"HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    tests = str(Path(__file__).parent)  # where kill_switch lives, for runs that kill themselves
+    return os.environ | {
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "disabled",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
+    }
 
 
 def _train(run_dir: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -101,10 +107,11 @@ def _csv_log(run_dir: Path) -> str:
 def test_a_run_resumed_at_step_20_of_40_ends_as_the_straight_run(straight, tmp_path: Path) -> None:
     expected, straight_dir, cache = straight
     run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
-    first = subprocess.Popen(
-        _command(run_dir, cache), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    kill_at_20 = ("+callbacks.kill._target_=kill_switch.KillAtStep", "+callbacks.kill.step=20")
+    first = subprocess.run(
+        _command(run_dir, cache, *kill_at_20), env=_env(), capture_output=True, timeout=300
     )
-    _kill_when(first, lambda: (_step(last) or 0) >= 20)
+    assert first.returncode == -signal.SIGKILL, first.stderr.decode()[-3000:]
     assert _step(last) == 20 and not (run_dir / "metrics.json").exists()
 
     result = _train(tmp_path / "resume_command", cache, f"ckpt_path={last}")
