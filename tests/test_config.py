@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from hydra.errors import ConfigCompositionException
+from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import instantiate
 
 from tpir.config import CONFIG_DIR
@@ -119,3 +119,12 @@ def test_an_estimator_measuring_a_number_that_falls_with_strength_is_refused(com
     )
     with pytest.raises(ValueError, match=r"measured lists \['dejpeg'\].*partial_removal"):
         fit_restorer(cfg)
+
+
+def test_task_shares_set_at_the_command_line_reach_the_training_mixture(compose_config) -> None:
+    datamodule = instantiate(compose_config("stage=restore", "datamodule.task_shares={dehaze:2}").datamodule)
+    datamodule.setup("validate")
+    assert datamodule.train_set.cycle == ["denoise", "derain", "dehaze", "dehaze"]
+    with pytest.raises(InstantiationException) as refused:
+        instantiate(compose_config("stage=restore", "datamodule.task_shares={deblur:2}").datamodule)
+    assert "task_shares.deblur: not a trained task" in str(refused.value.__cause__)

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from tpir.data.datamodule import DataCatalog, RestorationDataModule, benchmark_catalog, bundled_catalog
-from tpir.data.datasets import EvaluationSet, ImageBank, RealPairs, SyntheticPairs, TaskMixture
+from tpir.data.datasets import EvaluationSet, ImageBank, RealPairs, SyntheticPairs, TaskMixture, task_cycle
 from tpir.data.degradations import NoiseParams
 from tpir.data.layout import DataLayoutError, pair_id, train_pairs
 from tpir.data.photos import PhotoError, read_image_uint8
@@ -127,6 +127,34 @@ def test_mixture_balances_tasks_and_is_seeded(corpus: InstructionCorpus) -> None
     assert next_epoch["task"] == 0 and not torch.equal(next_epoch["lq"], samples[0]["lq"])
     mixture.seed = 1
     assert not torch.equal(mixture[0]["lq"], samples[0]["lq"])
+
+
+def test_task_shares_give_a_task_more_turns_spread_over_the_cycle(corpus: InstructionCorpus) -> None:
+    assert task_cycle(["denoise", "derain", "deblur"], {}) == ["denoise", "derain", "deblur"]
+    assert task_cycle(["denoise", "derain", "deblur"], {"denoise": 3, "deblur": 2}) == [
+        *("denoise", "derain", "deblur"),
+        *("denoise", "deblur"),
+        "denoise",
+    ]
+    bank = ImageBank([torch.randint(0, 256, (3, 50, 60), dtype=torch.uint8)], names=["x"])
+    sources = {task: [(SyntheticPairs(bank, task), 1.0)] for task in ("denoise", "dehaze")}
+    mixture = TaskMixture(
+        sources, PromptWriter(corpus), {"denoise": 0, "dehaze": 1}, 32, length=9, shares={"dehaze": 2}
+    )
+    assert [mixture[i]["task"] for i in range(9)] == [0, 1, 1] * 3
+
+
+@pytest.mark.parametrize(
+    ("shares", "message"),
+    [
+        ({"derain": 2}, r"task_shares.derain: not a trained task; expected one of denoise, dehaze"),
+        ({"dehaze": 0}, r"task_shares.dehaze=0; expected a positive integer"),
+        ({"dehaze": 1.5}, r"task_shares.dehaze=1.5; expected a positive integer"),
+    ],
+)
+def test_a_wrong_task_share_is_named(shares: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        task_cycle(["denoise", "dehaze"], shares)
 
 
 def test_evaluation_set_is_the_same_on_every_call(corpus: InstructionCorpus) -> None:

@@ -14,7 +14,15 @@ import torch
 from torch.utils.data import DataLoader
 from typing_extensions import override
 
-from tpir.data.datasets import EvaluationSet, ImageBank, PairSource, RealPairs, SyntheticPairs, TaskMixture
+from tpir.data.datasets import (
+    EvaluationSet,
+    ImageBank,
+    PairSource,
+    RealPairs,
+    SyntheticPairs,
+    TaskMixture,
+    task_cycle,
+)
 from tpir.data.layout import check_root, clean_test_sets, clean_train_images, task_test_sets, train_pairs
 from tpir.data.photos import PhotoError
 from tpir.data.prompting import PromptMix, PromptWriter
@@ -247,6 +255,8 @@ class RestorationDataModule(L.LightningDataModule):
         crop_size: side of the training crops.
         batch_size: training batch size (evaluation runs one image at a time, whole).
         samples_per_epoch: length of a training epoch.
+        task_shares: per task, how many turns it has in the cycle of training tasks (1 where not given;
+            ``{deblur: 2}`` trains twice as many blurred samples as each other task's).
         mix: the shares of composite images and of each kind of training prompt (``PromptMix`` fields).
         rotate: augment with quarter turns besides flips (all 8 dihedral transforms).
         val_crop: centre crop of validation images, for speed; None keeps them whole.
@@ -265,6 +275,7 @@ class RestorationDataModule(L.LightningDataModule):
         crop_size: int = 128,
         batch_size: int = 6,
         samples_per_epoch: int = 1200,
+        task_shares: Mapping[str, int] | None = None,
         mix: Mapping[str, object] | PromptMix | None = None,
         rotate: bool = True,
         val_crop: int | None = None,
@@ -285,6 +296,8 @@ class RestorationDataModule(L.LightningDataModule):
         self.crop_size = crop_size
         self.batch_size = batch_size
         self.samples_per_epoch = samples_per_epoch
+        self.task_shares = dict(task_shares or {})
+        task_cycle(self.tasks, self.task_shares)  # a wrong share is named now, not at setup
         self.mix = PromptMix.from_config(mix or {})
         self.rotate = rotate
         self.val_crop = val_crop
@@ -314,6 +327,7 @@ class RestorationDataModule(L.LightningDataModule):
             mix=self.mix,
             rotate=self.rotate,
             seed=self.seed,
+            shares=self.task_shares,
         )
         self.val_sets = [self._evaluation_set(t, t, self.catalog.val[t], self.val_crop) for t in self.tasks]
         self.test_sets = [

@@ -9,7 +9,7 @@ of the target as ``target_present`` and ``target_strength`` (a clean target has 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -214,14 +214,36 @@ def random_dihedral(
     return [torch.rot90(x.flip(dims) if dims else x, int(turn), dims=(-2, -1)) for x in images]
 
 
-class TaskMixture(Dataset):
-    """Training samples of several tasks in equal shares, single or stacked, each with a prompt and the
-    target that prompt asks for.
+def task_cycle(tasks: Sequence[str], shares: Mapping[str, int]) -> list[str]:
+    """The turns of ``tasks`` in a training cycle: round ``r`` holds, in order, each task whose share is
+    above ``r`` (:class:`TaskMixture`).
 
-    Sample ``i`` has the degradation of ``tasks[i % len(tasks)]``; with ``mix.composite`` one or two more
-    of the tasks are stacked on it in physical order (``tpir.data.composite``). The earliest degradation
-    comes from one of its task's sources, drawn with the given weights (a real rainy photo, or the clean
-    image degraded synthetically); the others are synthetic. The prompt then asks to remove:
+    Raises:
+        ValueError: ``shares`` names a task not in ``tasks`` or gives one a share that is not a positive
+            integer.
+    """
+    for task, share in shares.items():
+        if task not in tasks:
+            raise ValueError(
+                f"datamodule.task_shares.{task}: not a trained task; expected one of {', '.join(tasks)}."
+            )
+        if not isinstance(share, int) or isinstance(share, bool) or share < 1:
+            raise ValueError(f"datamodule.task_shares.{task}={share!r}; expected a positive integer.")
+    rounds = max([1, *shares.values()])
+    return [task for r in range(rounds) for task in tasks if shares.get(task, 1) > r]
+
+
+class TaskMixture(Dataset):
+    """Training samples of several tasks in given shares (equal by default), single or stacked, each with
+    a prompt and the target that prompt asks for.
+
+    The tasks take turns in a fixed cycle in which a task of share ``n`` has ``n`` turns, one per round
+    (``denoise, derain, deblur`` with shares ``{deblur: 2}``: ``denoise, derain, deblur, deblur``; with
+    ``{denoise: 2}``: ``denoise, derain, deblur, denoise``). Sample ``i`` has the degradation of turn
+    ``i % len(cycle)``; with ``mix.composite`` one or two more of the tasks are stacked on it in physical
+    order (``tpir.data.composite``). The earliest degradation comes from one of its task's sources, drawn
+    with the given weights (a real rainy photo, or the clean image degraded synthetically); the others are
+    synthetic. The prompt then asks to remove:
 
     - with ``mix.blind``, everything ("remove all degradation"): the target is clean;
     - with ``mix.wrong``, one degradation the image does not have: the target is the input;
@@ -241,6 +263,7 @@ class TaskMixture(Dataset):
         sources: per task, a list of (source, weight).
         writer: writes the prompts (the corpus's training split).
         task_ids: integer id of each task (the order of the ``degradation`` config).
+        shares: per task, its turns in the cycle of tasks, a positive integer (1 where not given).
         crop_size: side of the square training crops.
         length: samples per epoch.
         mix: the shares of composite images and of each kind of prompt.
@@ -248,7 +271,8 @@ class TaskMixture(Dataset):
         seed: seed of the run's samples.
 
     Raises:
-        ValueError: ``mix.strengths`` names a task that is not trained or states no number.
+        ValueError: ``mix.strengths`` names a task that is not trained or states no number; ``shares``
+            names a task that is not trained or gives it no positive integer.
     """
 
     def __init__(
@@ -261,8 +285,10 @@ class TaskMixture(Dataset):
         mix: PromptMix | None = None,
         rotate: bool = True,
         seed: int = 0,
+        shares: Mapping[str, int] | None = None,
     ) -> None:
         self.tasks = list(sources)
+        self.cycle = task_cycle(self.tasks, shares or {})
         self.sources = sources
         self.writer = writer
         self.task_ids = task_ids
@@ -283,7 +309,7 @@ class TaskMixture(Dataset):
 
     def _present(self, index: int, generator: torch.Generator) -> list[str]:
         """The degradations of sample ``index``, in physical order."""
-        task = self.tasks[index % len(self.tasks)]
+        task = self.cycle[index % len(self.cycle)]
         others = [t for t in self.tasks if t != task]
         if others and float(torch.rand(1, generator=generator)) < self.mix.composite:
             extra = 1 + int(torch.randint(min(2, len(others)), (1,), generator=generator))
