@@ -104,3 +104,20 @@ def test_stating_less_than_is_there_keeps_the_rest_of_the_same_noise() -> None:
     torch.testing.assert_close(rest[unclipped], full_noise[unclipped] * 15 / 25, atol=1e-6, rtol=0)
     assert torch.equal(stack.without(["denoise"], partly={"denoise": 40.0}), clean)  # more than is there: all
     assert torch.equal(stack.without(["derain"], partly={"denoise": 10.0}), stack.degraded)  # not removed
+
+
+def test_a_faint_layer_under_heavy_noise_is_hidden_and_a_strong_one_is_not() -> None:
+    clean = _clean() * 0.5 + 0.25
+    rain = get_task("derain").sample_params(torch.Generator().manual_seed(3))
+
+    def stack(density: float, sigma: float) -> Stack:
+        params = {"derain": rain.with_number(density), "denoise": NoiseParams(sigma)}
+        return Stack(clean, stack_layers(["derain", "denoise"], torch.Generator().manual_seed(4), params))
+
+    assert stack(0.1, 75.0).hidden(0.25) == ["derain"]
+    assert stack(1.0, 5.0).hidden(0.25) == []
+    assert stack(0.1, 75.0).hidden(0.0) == []  # 0 hides nothing
+    alone = Stack(
+        clean, stack_layers(["derain"], torch.Generator().manual_seed(4), {"derain": rain.with_number(0.1)})
+    )
+    assert alone.hidden(0.99) == []  # nothing lies over the outermost degradation

@@ -161,3 +161,20 @@ def test_an_understated_target_keeps_the_rest_of_the_strength(corpus) -> None:
             assert float(sample["target_strength"][0]) == pytest.approx(true - stated)
         else:
             assert sample["target_present"].tolist() == [0.0]
+
+
+def test_degradations_hidden_under_others_are_labelled_unknown(corpus) -> None:
+    mixture = _mixture(corpus, composite=1.0, strengths={"denoise": [5, 75]})
+    seen = 0
+    for index in range(30):
+        mixture.visible = 0.0
+        labels = mixture[index]
+        mixture.visible = 0.25
+        hidden = mixture[index]
+        assert torch.equal(labels["lq"], hidden["lq"]) and labels["prompt"] == hidden["prompt"]  # only labels
+        unknown = hidden["present"].isnan()
+        assert torch.equal(hidden["present"][~unknown], labels["present"][~unknown])
+        assert (labels["present"][unknown] == 1).all() and hidden["strength"][unknown].isnan().all()
+        assert not unknown[0]  # noise, the outermost layer here, is never hidden
+        seen += int(unknown.any())
+    assert seen > 0  # faint rain or haze under noise of sigma up to 75 happens

@@ -77,6 +77,30 @@ class Stack:
             image = layer.apply(image)
         return image
 
+    def hidden(self, visible: float) -> list[str]:
+        """The degradations hidden by those stacked over them: each whose own change (root mean square
+        over pixels and colours) is below ``visible`` times that of all the degradations over it together.
+
+        Rain of density 1 changes a 64-pixel CBSD68 crop by about 15 on 0-255 (density 0.3: 7; haze of
+        thickness 0.3: 15); noise of sigma 50 changes it by about 50. The outermost degradation is never
+        hidden; ``visible`` 0 hides none.
+        """
+        image = self.clean
+        changes = {}
+        if self.real:
+            changes[self.real[0]] = _rms(self.real[1] - self.clean)
+            image = self.real[1]
+        for layer in self.layers:
+            after = layer.apply(image)
+            changes[layer.task] = _rms(after - image)
+            image = after
+        tasks = list(changes)
+        return [
+            task
+            for index, task in enumerate(tasks)
+            if changes[task] < visible * sum(changes[over] ** 2 for over in tasks[index + 1 :]) ** 0.5
+        ]
+
     def without(self, removed: Collection[str], partly: Mapping[str, float] | None = None) -> Tensor:
         """The target of a prompt that removes ``removed``: the image rebuilt with the other degradations
         (:meth:`left`'s image).
@@ -134,3 +158,8 @@ def stack_layers(
             )
         layers.append(Layer(task, chosen, int(torch.randint(2**62, (1,), generator=generator))))
     return tuple(layers)
+
+
+def _rms(change: Tensor) -> float:
+    """The root mean square of ``change``."""
+    return float(change.square().mean().sqrt())

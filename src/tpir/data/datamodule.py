@@ -262,6 +262,8 @@ class RestorationDataModule(L.LightningDataModule):
         val_crop: centre crop of validation images, for speed; None keeps them whole.
         seed: seed of the training samples and of the fixed evaluation sets.
         num_workers: DataLoader workers.
+        visible: a degradation of a composite whose change is below this share of that of the ones
+            stacked over it is hidden from the degradation estimator's labels (``TaskMixture``).
 
     Its state (saved by Lightning in every checkpoint) is where the training data stands: a run resumed
     from a checkpoint trains on the same samples, in the same order, as a straight run.
@@ -281,6 +283,7 @@ class RestorationDataModule(L.LightningDataModule):
         val_crop: int | None = None,
         seed: int = 0,
         num_workers: int = 0,
+        visible: float = 0.0,
     ) -> None:
         super().__init__()
         unknown = [t for t in tasks if t not in TASKS or t not in catalog.train]
@@ -303,6 +306,7 @@ class RestorationDataModule(L.LightningDataModule):
         self.val_crop = val_crop
         self.seed = seed
         self.num_workers = num_workers
+        self.visible = visible
         self._resume_at: DataPosition | None = None
 
     def _evaluation_set(self, name: str, task: str, source: PairSource, crop: int | None) -> EvaluationSet:
@@ -328,6 +332,7 @@ class RestorationDataModule(L.LightningDataModule):
             rotate=self.rotate,
             seed=self.seed,
             shares=self.task_shares,
+            visible=self.visible,
         )
         self.val_sets = [self._evaluation_set(t, t, self.catalog.val[t], self.val_crop) for t in self.tasks]
         self.test_sets = [

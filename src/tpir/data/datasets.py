@@ -269,6 +269,9 @@ class TaskMixture(Dataset):
         mix: the shares of composite images and of each kind of prompt.
         rotate: augment with quarter turns too (all 8 dihedral transforms), not only flips.
         seed: seed of the run's samples.
+        visible: a degradation whose change is below this share of that of the degradations stacked over
+            it is hidden: its labels for the degradation estimator (``present``, ``strength`` and those of
+            the target) are NaN, unknown. 0 hides none.
 
     Raises:
         ValueError: ``mix.strengths`` names a task that is not trained or states no number; ``shares``
@@ -286,6 +289,7 @@ class TaskMixture(Dataset):
         rotate: bool = True,
         seed: int = 0,
         shares: Mapping[str, int] | None = None,
+        visible: float = 0.0,
     ) -> None:
         self.tasks = list(sources)
         self.cycle = task_cycle(self.tasks, shares or {})
@@ -303,6 +307,7 @@ class TaskMixture(Dataset):
                 )
         self.rotate = rotate
         self.seed = seed
+        self.visible = visible
 
     def __len__(self) -> int:
         return self.length
@@ -410,8 +415,9 @@ class TaskMixture(Dataset):
 
     def _labels(self, stack: Stack) -> tuple[torch.Tensor, torch.Tensor]:
         """What the image of ``stack`` has, per task in id order: whether each degradation is there (T,),
-        0 or 1 (a layer left at strength 0 is not), and its strength (T,), the number of a synthetic layer
-        of a task declared with ``partial_removal``, NaN where unknown."""
+        0 or 1 (a layer left at strength 0 is not), NaN where one is hidden by those over it
+        (:meth:`~tpir.data.composite.Stack.hidden` below ``visible``); and its strength (T,), the number of a
+        synthetic layer of a task declared with ``partial_removal``, NaN where unknown or hidden."""
         present = torch.zeros(len(self.task_ids))
         strength = torch.full((len(self.task_ids),), float("nan"))
         if stack.real is not None:
@@ -423,6 +429,10 @@ class TaskMixture(Dataset):
             present[self.task_ids[layer.task]] = 1.0
             if get_task(layer.task).partial_removal and number is not None:
                 strength[self.task_ids[layer.task]] = number
+        if self.visible > 0 and len(stack.tasks) > 1:
+            for task in stack.hidden(self.visible):
+                if present[self.task_ids[task]] == 1.0:
+                    present[self.task_ids[task]] = strength[self.task_ids[task]] = float("nan")
         return present, strength
 
 
