@@ -121,6 +121,14 @@ def test_an_estimator_measuring_a_number_that_falls_with_strength_is_refused(com
         fit_restorer(cfg)
 
 
+def test_an_estimator_order_against_the_physical_order_is_refused(compose_config) -> None:
+    from tpir.stages.restore import fit_restorer
+
+    cfg = compose_config("experiment=cpu_prompts", "degradation.estimator.order=[denoise,derain,dehaze]")
+    with pytest.raises(ValueError, match=r"innermost first: \['dehaze', 'derain', 'denoise'\]"):
+        fit_restorer(cfg)
+
+
 def test_task_shares_set_at_the_command_line_reach_the_training_mixture(compose_config) -> None:
     datamodule = instantiate(compose_config("stage=restore", "datamodule.task_shares={dehaze:2}").datamodule)
     datamodule.setup("validate")

@@ -15,13 +15,16 @@ from tpir.text.classify import corpus_centroids
 TASKS = ["denoise", "derain", "dehaze"]
 
 
-def _steered_model(tiny_encoder, corpus, presence_bias: float) -> Restorer:
-    """A tiny random three-task model whose estimator finds each degradation with ``sigmoid(presence_bias)``."""
+def _steered_model(
+    tiny_encoder, corpus, presence_bias: float, order=("dehaze", "derain", "denoise")
+) -> Restorer:
+    """A tiny random three-task model whose estimator finds each degradation with ``sigmoid(presence_bias)``
+    (``order``: its tasks in physical order; empty as in folders exported before it)."""
     torch.manual_seed(0)
     guidance = TextGuidance(tiny_encoder, corpus, None, read_tasks=TASKS, read_numbers=False)
     backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=guidance.dim)
     torch.nn.init.normal_(backbone.output.weight, std=0.01)  # so that restoring changes pixels
-    estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
+    estimator = DegradationEstimator(TASKS, measured=TASKS, width=4, order=order)
     with torch.no_grad():
         for head, bias in (
             (estimator.presence_head, presence_bias),
@@ -39,7 +42,12 @@ def _steered_model(tiny_encoder, corpus, presence_bias: float) -> Restorer:
 def test_the_estimator_travels_with_the_folder(tiny_encoder, corpus, tmp_path: Path) -> None:
     model = _steered_model(tiny_encoder, corpus, presence_bias=4.0)
     loaded = Restorer.from_pretrained(model.save_pretrained(tmp_path / "model"), precision="fp32")
-    assert loaded.config["estimator"] == {"tasks": TASKS, "measured": TASKS, "width": 4}
+    assert loaded.config["estimator"] == {
+        "tasks": TASKS,
+        "measured": TASKS,
+        "width": 4,
+        "order": ["dehaze", "derain", "denoise"],
+    }
     image = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
     for prompt in ("denoise with sigma 10", "remove all degradation"):
         assert torch.equal(model.restore(image, prompt), loaded.restore(image, prompt))
@@ -85,3 +93,35 @@ def test_a_plan_made_to_be_shown_is_not_made_again(tiny_encoder, corpus, monkeyp
     shown = model.restore_photo(photo, "remove the noise", planned=planned)
     assert len(calls) == 1
     assert torch.equal(shown.rgb, model.restore_photo(photo, "remove the noise").rgb) and len(calls) == 2
+
+
+def test_what_lies_under_a_found_degradation_is_measured_on_the_backbone_s_output(
+    tiny_encoder, corpus, monkeypatch
+) -> None:
+    model = _steered_model(tiny_encoder, corpus, presence_bias=4.0)  # every degradation found, always
+    image = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    measured = []
+    measure = model.estimator.forward
+
+    def recorded(view: torch.Tensor, through=None):
+        measured.append(view if through is None else through(view))
+        return measure(view, through)
+
+    monkeypatch.setattr(model.estimator, "forward", recorded)
+    planned = model.plan(image, "remove all degradation")
+    # The noise is over the rain and the haze, the rain over the haze: each is removed in turn, from the
+    # outermost, and what lies under it measured on the backbone's output.
+    assert len(measured) == 3 and torch.equal(measured[0], image)
+    for seen, prompt in zip(measured[1:], ("remove the noise", "remove the rain and the noise"), strict=True):
+        assert torch.allclose(seen, model(image, model.read_prompt(prompt).z), atol=1e-6), prompt
+    assert planned.share == 1.0 and set(planned.found) == set(TASKS)
+    measured.clear()
+    model.plan(image, "remove the noise")  # found, with nothing over it: measured once
+    assert len(measured) == 1
+    old = _steered_model(tiny_encoder, corpus, presence_bias=4.0, order=())  # exported before the order
+    calls = []
+    measure_old = old.estimator.forward
+    monkeypatch.setattr(
+        old.estimator, "forward", lambda view, through=None: calls.append(through) or measure_old(view)
+    )
+    assert old.plan(image, "remove all degradation").share == 1.0 and calls == [None]  # measured once

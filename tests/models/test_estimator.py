@@ -43,3 +43,35 @@ def test_the_strength_error_trains_the_strength_head_and_not_the_features() -> N
     estimator.zero_grad(set_to_none=True)
     estimator.loss(image, present, strength).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in estimator.features.parameters())
+
+
+def test_presence_is_learnt_balanced_per_task_and_not_where_it_is_unknown(monkeypatch) -> None:
+    estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
+    logits = torch.zeros(4, 3, requires_grad=True)
+    monkeypatch.setattr(estimator, "outputs", lambda image: (logits, torch.zeros(4, 3)))
+    present = torch.tensor([[1.0, 1.0, math.nan], [0.0, 0.0, 1.0], [0.0, math.nan, 0.0], [0.0, 0.0, 0.0]])
+    loss = estimator.loss(torch.rand(4, 3, 8, 8), present, torch.full((4, 3), math.nan))
+    assert float(loss) == pytest.approx(math.log(2))  # every told logit at 0 costs log 2, in any weighting
+    loss.backward()
+    assert (logits.grad[present.isnan()] == 0).all()
+    told = ~present.isnan()
+    for task in range(3):
+        pulls = logits.grad[:, task][told[:, task]]
+        up, down = pulls[present[:, task][told[:, task]] == 1], pulls[present[:, task][told[:, task]] == 0]
+        assert float(up.sum()) == pytest.approx(-float(down.sum()))  # one image with it weighs as all without
+
+
+def test_the_estimator_measures_an_image_through_a_change_view_by_view() -> None:
+    from tpir.models.estimator import WINDOW
+
+    estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
+    image = torch.rand(1, 3, 40, 48)
+    assert torch.equal(estimator(image, through=lambda view: view).presence, estimator(image).presence)
+    assert torch.equal(
+        estimator(image, through=lambda view: 1 - view).presence, estimator(1 - image).presence
+    )
+    seen = []
+    estimator(
+        torch.rand(1, 3, 2 * WINDOW + 8, 3 * WINDOW), through=lambda view: seen.append(view.shape) or view
+    )
+    assert seen == [(1, 3, WINDOW, WINDOW)] * 4  # a large image: each window it measures, no more

@@ -1,4 +1,5 @@
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,35 @@ def test_a_bf16_run_is_tested_under_bf16_autocast(compose_config, small_restore_
     in_bf16 = restore_with(module, bf16=True)(lq, "remove the noise", "denoise")
     assert seen == [torch.float32, torch.bfloat16]
     assert in_bf16.dtype == torch.float32 and (in_bf16 - in_fp32).abs().max() < 0.05
+
+
+def test_the_estimator_learns_from_outputs_only_what_their_prompt_did_not_name(
+    compose_config, small_restore_run, monkeypatch
+) -> None:
+    module = instantiate(compose_config(*small_restore_run, "degradation=composite").module)
+    monkeypatch.setattr(module, "log", lambda *args, **kwargs: None)  # no trainer to log to
+    told = {}
+    measure = module.estimator.loss
+    monkeypatch.setattr(
+        module.estimator,
+        "loss",
+        lambda *args: told.update(zip(("image", "present", "strength"), args, strict=True)) or measure(*args),
+    )
+    gt = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    batch = {
+        "lq": (gt + 0.1).clamp(0, 1),
+        "gt": gt,
+        "prompt": ["remove the rain", "remove the noise and the haze"],
+        "task": torch.tensor([1, 0]),
+        "named": ["derain", "denoise,dehaze"],
+        "present": torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]),
+        "strength": torch.tensor([[25.0, 0.5, math.nan], [15.0, math.nan, math.nan]]),
+        "target_present": torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
+        "target_strength": torch.tensor([[25.0, math.nan, math.nan], [math.nan, math.nan, math.nan]]),
+    }
+    module.training_step(batch, 0)
+    assert told["image"].shape == (6, 3, 16, 16) and not told["image"][4:].requires_grad  # outputs, detached
+    outputs_present = told["present"][4:]
+    assert torch.equal(outputs_present.isnan(), torch.tensor([[False, True, False], [True, False, True]]))
+    assert torch.equal(outputs_present.nan_to_num(7.0), torch.tensor([[1.0, 7.0, 0.0], [7.0, 0.0, 7.0]]))
+    assert told["strength"][4, 0] == 25.0 and told["strength"][4:, 1:].isnan().all()

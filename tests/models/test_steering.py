@@ -11,6 +11,7 @@ from tpir.text.corpus import InstructionCorpus
 from tpir.text.reading import PromptReader
 
 TASKS = ["denoise", "derain", "dehaze"]
+INNERMOST_FIRST = ["dehaze", "derain", "denoise"]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,64 @@ def test_a_blind_prompt_names_what_is_found_but_the_kept(reader) -> None:
     clean = _plan(reader, "remove all degradation", _estimate([0.1, 0.2, 0.05], [1.0, 0.0, 0.0]))
     assert clean.share == 0.0 and clean.found == {}
     assert "found: nothing" in clean.summary("remove all degradation")
+
+
+class _Uncovered:
+    """``remeasure`` of a plan: the estimate after the backbone removes what a prompt names, given per
+    prompt; the prompts it was asked for, in order, in :attr:`asked`."""
+
+    def __init__(self, after: dict[str, Estimate]) -> None:
+        self.after, self.asked = after, []
+
+    def __call__(self, prompt: str) -> Estimate:
+        self.asked.append(prompt)
+        return self.after[prompt]
+
+
+def _replan(reader: PromptReader, prompt: str, estimate: Estimate, after: dict[str, Estimate]):
+    uncovered = _Uncovered(after)
+    planned = plan(
+        prompt, reader.read(prompt), estimate, TASKS, TASKS, reader.lexicon, uncovered, INNERMOST_FIRST
+    )
+    return planned, uncovered.asked
+
+
+def test_what_lies_under_found_noise_is_measured_again_without_it(reader) -> None:
+    noisy = _estimate([1.0, 0.45, 0.6], [50.0, 0.3, 1.0])  # rain and haze unsure under the noise
+    denoised = {"remove the noise": _estimate([0.0, 0.05, 0.1], [1.0, 0.1, 0.2])}
+    assert _plan(reader, "remove the rain", noisy).share == pytest.approx(0.25 / 0.3)  # measured once
+    wrong, asked = _replan(reader, "remove the rain", noisy, denoised)
+    assert wrong.share == 0.0 and asked == ["remove the noise"]
+    assert _plan(reader, "remove all degradation", noisy).prompt == "remove the noise and the haze"
+    blind, asked = _replan(reader, "remove all degradation", noisy, denoised)
+    assert blind.prompt == "remove the noise" and blind.share == 1.0 and asked == ["remove the noise"]
+    assert set(blind.found) == {"denoise"} and blind.found["denoise"] == pytest.approx((1.0, 50.0))
+
+
+def test_layers_are_uncovered_from_the_outermost_in(reader) -> None:
+    everything = _estimate([1.0, 0.4, 0.3], [25.0, 0.2, 0.5])
+    after = {
+        "remove the noise": _estimate([0.0, 0.9, 0.45], [1.0, 0.6, 0.5]),
+        "remove the rain and the noise": _estimate([0.0, 0.0, 0.8], [1.0, 0.1, 1.2]),
+    }
+    blind, asked = _replan(reader, "remove all degradation", everything, after)
+    assert asked == ["remove the noise", "remove the rain and the noise"]
+    assert reader.read(blind.prompt).removes(TASKS) == TASKS and blind.share == 1.0
+    assert blind.found["derain"] == pytest.approx((0.9, 0.6)) and blind.found["dehaze"] == pytest.approx(
+        (0.8, 1.2)
+    )
+    # The rain's strength is measured without the noise over it: 0.3 of 0.6 keeps half of the change.
+    rain, asked = _replan(reader, "remove rain of density 0.3", everything, after)
+    assert asked == ["remove the noise"] and rain.share == pytest.approx(number_share(0.5))
+
+
+def test_nothing_is_measured_again_where_it_cannot_change_the_plan(reader) -> None:
+    noisy = _estimate([1.0, 0.45, 0.6], [50.0, 0.3, 1.0])
+    for prompt in ("remove the noise", "remove the rain and the noise", "denoise with sigma 25"):
+        assert _replan(reader, prompt, noisy, {})[1] == [], prompt  # the noise, found, is removed whatever
+    hazy = _estimate([0.0, 0.1, 0.9], [1.0, 0.1, 1.0])
+    for prompt in ("remove all degradation", "remove the haze", "remove the rain"):
+        assert _replan(reader, prompt, hazy, {})[1] == [], prompt  # nothing found lies over another
 
 
 def test_every_naming_prompt_is_read_as_its_categories(reader) -> None:

@@ -57,7 +57,7 @@ from tpir.inference.runtime import (
 )
 from tpir.inference.tiling import restore_tiled, tile_count
 from tpir.models.backbone import TextGuidedRestorer
-from tpir.models.estimator import DegradationEstimator
+from tpir.models.estimator import DegradationEstimator, Estimate
 from tpir.models.guidance import Guidance, TaskEmbeddingGuidance, TextGuidance
 from tpir.models.steering import Plan, plan, steer
 from tpir.text.classify import CategoryCentroids, Understanding
@@ -371,13 +371,32 @@ class Restorer(nn.Module):
         read = self._read_for_caller(prompt)
         if self.estimator is None or read.reading is None:
             return None
+        image = image.to(self.device, torch.float32)
+
+        def remeasure(text: str) -> Estimate:
+            z = self.read_prompt(text).z
+
+            def removed(view: torch.Tensor) -> torch.Tensor:
+                restored = restore_tiled(
+                    lambda pieces: self._restore_pieces(pieces, z),
+                    view,
+                    DEFAULT_TILE,
+                    DEFAULT_OVERLAP,
+                    batch=tiles_per_batch(self.device),
+                )
+                return restored.to(self.device)
+
+            return self.estimator(image, through=removed)
+
         return plan(
             read.text,
             read.reading,
-            self.estimator(image.to(self.device, torch.float32)),
+            self.estimator(image),
             self.estimator.tasks,
             self.estimator.measured,
             self.guidance.lexicon,
+            remeasure,
+            self.estimator.order,
         )
 
     def _restore_one(

@@ -24,7 +24,7 @@ meaning on both sides of the truth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -82,10 +82,19 @@ def plan(
     tasks: Sequence[str],
     measured: Sequence[str],
     lexicon: Lexicon,
+    remeasure: Callable[[str], Estimate] | None = None,
+    order: Sequence[str] = (),
 ) -> Plan:
-    """The plan for one image (``estimate`` of shape (1, T)) and one prompt (``reading``)."""
+    """The plan for one image (``estimate`` of shape (1, T)) and one prompt (``reading``).
+
+    With ``remeasure`` (a prompt -> the estimate of the image after the backbone removes what it names)
+    and ``order`` (the tasks in physical order, innermost first), a degradation the prompt asks about that
+    lies under one that is found is measured again with that one removed (:func:`uncover`).
+    """
     presence = dict(zip(tasks, estimate.presence[0].tolist(), strict=True))
     strength = dict(zip(tasks, estimate.strength[0].tolist(), strict=True))
+    if remeasure is not None and set(order) == set(tasks):
+        uncover(presence, strength, reading.removes(tasks), reading.blind, remeasure, lexicon, order)
     found = {
         task: (presence[task], strength[task] if task in measured else None)
         for task in tasks
@@ -111,6 +120,64 @@ def plan(
         ((task, number),) = numbers
         share *= number_share(number / max(strength[task], _SMALLEST_STRENGTH))
     return Plan(prompt, share, found)
+
+
+def uncover(
+    presence: dict[str, float],
+    strength: dict[str, float],
+    asked: Sequence[str],
+    blind: bool,
+    remeasure: Callable[[str], Estimate],
+    lexicon: Lexicon,
+    order: Sequence[str],
+) -> None:
+    """Measure again, in place, the ``presence`` and ``strength`` of what lies under a found degradation.
+
+    A degradation hides those under it in physical order (noise over rain over haze): cpu_prompts'
+    estimator gave rain of density 1 under noise of sigma 15 a presence of 0.46, and no rain 0.42 (12
+    CBSD68 images), and any noisy image about 0.45 for rain and for haze, the share of noisy training
+    images that have them. Once the noise is removed, the same estimator reads rain as on a clean image.
+    So, while a found degradation lies over one that is ``asked`` about, the outermost of them is removed
+    (with those removed before) and what lies under it is measured on the result: one backbone pass each.
+
+    A prompt that names a degradation found with nothing found over it keeps all of the change whatever
+    the rest, so it is measured once.
+
+    Args:
+        presence, strength: per task, from the first estimate; updated in place.
+        asked: the tasks whose presence the plan reads: those the prompt names, or, for a blind prompt,
+            every task it does not keep.
+        blind: whether the prompt is blind.
+        remeasure: a prompt -> the estimate of the image after the backbone removes what it names, (1, T).
+        lexicon: writes the prompt that names what is removed.
+        order: every task of ``presence``, in physical order (innermost first).
+    """
+    tasks = list(presence)
+    layer = {task: order.index(task) for task in tasks}
+    removed: list[str] = []
+
+    def covers(over: str, under: str) -> bool:
+        return presence[over] >= FOUND and layer[over] > layer[under]
+
+    if not blind and any(
+        presence[task] >= FOUND and not any(covers(other, task) for other in tasks) for task in asked
+    ):
+        return
+    while True:
+        covering = [
+            over
+            for over in tasks
+            if over not in removed and any(covers(over, under) for under in asked if under not in removed)
+        ]
+        if not covering:
+            return
+        outermost = max(covering, key=layer.__getitem__)
+        removed.append(outermost)
+        again = remeasure(lexicon.naming_prompt(sorted(removed, key=layer.__getitem__)))
+        for index, task in enumerate(tasks):
+            if layer[task] < layer[outermost]:
+                presence[task] = float(again.presence[0, index])
+                strength[task] = float(again.strength[0, index])
 
 
 def presence_share(presence: float) -> float:

@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from tpir.data.composite import physical_order
 from tpir.data.datamodule import RestorationDataModule
 from tpir.data.tasks import get_task
 from tpir.evaluation.protocol import Restore, score_sets
@@ -92,7 +93,8 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
 
 def _check_measured_tasks(cfg: DictConfig) -> None:
     """Refuse a degradation estimator that measures a task whose number does not grow with its strength
-    (JPEG quality, exposure): training gives it no strengths, and a stated number could not set a share."""
+    (JPEG quality, exposure): training gives it no strengths, and a stated number could not set a share;
+    and one whose ``order`` is not its tasks' physical order."""
     estimator = cfg.module.get("estimator")
     if not estimator:
         return
@@ -101,6 +103,12 @@ def _check_measured_tasks(cfg: DictConfig) -> None:
         raise ValueError(
             f"module.estimator.measured lists {unfit}, whose numbers do not grow with the degradation; "
             "measure only tasks declared with partial_removal."
+        )
+    order = list(estimator.get("order") or ())
+    if order and order != physical_order(order):
+        raise ValueError(
+            f"module.estimator.order={order}; expected the tasks in physical order, innermost first: "
+            f"{physical_order(order)}."
         )
 
 
