@@ -375,18 +375,10 @@ class Restorer(nn.Module):
 
         def remeasure(text: str) -> Estimate:
             z = self.read_prompt(text).z
-
-            def removed(view: torch.Tensor) -> torch.Tensor:
-                restored = restore_tiled(
-                    lambda pieces: self._restore_pieces(pieces, z),
-                    view,
-                    DEFAULT_TILE,
-                    DEFAULT_OVERLAP,
-                    batch=tiles_per_batch(self.device),
-                )
-                return restored.to(self.device)
-
-            return self.estimator(image, through=removed)
+            return self.estimator(
+                image,
+                through=lambda view: self._tiled(view, z, DEFAULT_TILE, DEFAULT_OVERLAP).to(self.device),
+            )
 
         return plan(
             read.text,
@@ -417,16 +409,28 @@ class Restorer(nn.Module):
                 progress()
             return image.cpu().clone()
         z = read.z if planned is None else self.read_prompt(planned.prompt).z
-        with torch.no_grad():
-            restored = restore_tiled(
-                lambda pieces: self._restore_pieces(pieces, z),
-                image,
-                tile,
-                overlap,
-                progress,
-                tiles_per_batch(self.device),
-            )
+        restored = self._tiled(image, z, tile, overlap, progress)
         return restored if planned is None else steer(image.cpu(), restored, torch.tensor([planned.share]))
+
+    @torch.no_grad()
+    def _tiled(
+        self,
+        image: torch.Tensor,
+        z: torch.Tensor | None,
+        tile: int | None,
+        overlap: int,
+        progress: Callable[[], object] | None = None,
+    ) -> torch.Tensor:
+        """The backbone's output for ``image`` (1, 3, H, W) with ``z``, tile by tile (as many at a time as
+        :func:`~tpir.inference.runtime.tiles_per_batch` allows), unsteered; (1, 3, H, W) float32 on the CPU."""
+        return restore_tiled(
+            lambda pieces: self._restore_pieces(pieces, z),
+            image,
+            tile,
+            overlap,
+            progress,
+            tiles_per_batch(self.device),
+        )
 
     def _restore_pieces(self, pieces: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         """Restore tiles (N, 3, h, w) in one forward, or, if the GPU runs out of memory, in halves."""

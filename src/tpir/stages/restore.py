@@ -44,7 +44,7 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
         CheckpointError: ``cfg.ckpt_path`` is missing, incomplete, unsafe or of another model.
     """
     checkpoint = _resumed_checkpoint(cfg)
-    _check_measured_tasks(cfg)
+    _check_estimator(cfg)
     datamodule: RestorationDataModule = instantiate(cfg.datamodule)
     module: RestorationModule = instantiate(cfg.module)
     if checkpoint is not None:
@@ -91,7 +91,7 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def _check_measured_tasks(cfg: DictConfig) -> None:
+def _check_estimator(cfg: DictConfig) -> None:
     """Refuse a degradation estimator that measures a task whose number does not grow with its strength
     (JPEG quality, exposure): training gives it no strengths, and a stated number could not set a share;
     and one whose ``order`` is not its tasks' physical order."""
