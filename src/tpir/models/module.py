@@ -196,41 +196,48 @@ class RestorationModule(L.LightningModule):
         loss = restoration_loss(restored, batch["gt"], self.hparams.loss)
         size = len(restored)
         if self.estimator is not None:
-            if "present" not in batch or "named" not in batch:
-                raise ValueError(
-                    "module.estimator needs training batches that say what each sample and its target "
-                    "have and what its prompt names ('present', 'strength', 'target_present', "
-                    "'target_strength', 'named'), as TaskMixture gives them."
-                )
-            # Measured on the inputs and on the targets: a target without what the prompt named (clean,
-            # for "remove all") shows the estimator what lacking a degradation looks like. And on the
-            # backbone's outputs, told only what the prompt did not name (there as in the input): blind
-            # and wrong-task prompts measure such outputs again (tpir.models.steering.uncover), whose
-            # traces the estimator of targets alone read as rain (0.58 on denoised CBSD68 sigma 15).
-            # What the input hid (NaN) the output cannot show either.
-            unknown = self._named(batch["named"], restored.device) | batch["present"].isnan()
-            measured = self.estimator.loss(
-                torch.cat([batch["lq"], batch["gt"], restored.detach().float().clamp(0, 1)]),
-                torch.cat(
-                    [
-                        batch["present"],
-                        batch["target_present"],
-                        batch["target_present"].masked_fill(unknown, float("nan")),
-                    ]
-                ),
-                torch.cat(
-                    [
-                        batch["strength"],
-                        batch["target_strength"],
-                        batch["target_strength"].masked_fill(unknown, float("nan")),
-                    ]
-                ),
-            )
+            measured = self.estimator_loss(batch, restored.detach())
             self.log("train/restoration_loss", loss, batch_size=size)
             self.log("train/estimator_loss", measured, batch_size=size)
             loss = loss + measured
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         return loss
+
+    def estimator_loss(self, batch: dict[str, Any], restored: torch.Tensor) -> torch.Tensor:
+        """The estimator's loss on a training batch's inputs, targets and the backbone's outputs
+        ``restored`` (B, 3, H, W), detached.
+
+        Measured on the inputs and on the targets: a target without what the prompt named (clean, for
+        "remove all") shows the estimator what lacking a degradation looks like. And on the backbone's
+        outputs, told only what the prompt did not name (there as in the input): blind and wrong-task
+        prompts measure such outputs again (tpir.models.steering.uncover), whose traces the estimator of
+        targets alone read as rain (0.58 on denoised CBSD68 sigma 15). What the input hid (NaN) the output
+        cannot show either.
+        """
+        if "present" not in batch or "named" not in batch:
+            raise ValueError(
+                "module.estimator needs training batches that say what each sample and its target "
+                "have and what its prompt names ('present', 'strength', 'target_present', "
+                "'target_strength', 'named'), as TaskMixture gives them."
+            )
+        unknown = self._named(batch["named"], restored.device) | batch["present"].isnan()
+        return self.estimator.loss(
+            torch.cat([batch["lq"], batch["gt"], restored.float().clamp(0, 1)]),
+            torch.cat(
+                [
+                    batch["present"],
+                    batch["target_present"],
+                    batch["target_present"].masked_fill(unknown, float("nan")),
+                ]
+            ),
+            torch.cat(
+                [
+                    batch["strength"],
+                    batch["target_strength"],
+                    batch["target_strength"].masked_fill(unknown, float("nan")),
+                ]
+            ),
+        )
 
     def _named(self, named: Sequence[str], device: torch.device) -> torch.Tensor:
         """Which of the estimator's tasks each sample's prompt names for removal, (B, T) bool, from the
