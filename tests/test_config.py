@@ -102,11 +102,14 @@ def test_the_prompt_experiments_train_on_composites_with_an_estimator(
     assert cfg.guidance.read_numbers is False
     # The estimator's held rate is read through a moving average of the weights.
     assert cfg.module.estimator_lr == 3e-3 and "ema" in cfg.callbacks
+    # and fitted again to the trained backbone's outputs (the stage's own default is not to).
+    assert cfg.calibration.steps == 600
 
 
 def test_single_degradation_recipes_have_no_estimator(compose_config) -> None:
     cfg = compose_config("experiment=cpu_all_in_one")
     assert cfg.module.estimator is None and cfg.datamodule.mix.composite == 0.0
+    assert cfg.calibration.steps == 0
 
 
 def test_an_estimator_measuring_a_number_that_falls_with_strength_is_refused(compose_config) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
 from tpir.inference.card import TEST_TABLE_FILE, tested_table_text
 from tpir.models.module import LOGGED_METRICS, RestorationModule
+from tpir.stages.calibrate import calibrate_estimator, epochs, save_estimator
 from tpir.stages.trainer import build_trainer
 from tpir.utils import CheckpointError, load_checkpoint, write_json_atomic, write_text_atomic
 
@@ -35,10 +37,12 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
 
     ``cfg.ckpt_path`` resumes a run exactly (weights, optimizer, schedule, step, best checkpoint, and the
     training data where it stopped), in the run folder the checkpoint belongs to. After training, the
-    best checkpoint by ``cfg.optimized_metric`` (the last weights when none was kept) is scored on the
-    test sets by ``tpir.evaluation.score_sets`` under ``cfg.protocol``, as ``tpir-eval`` scores it, and
-    logged as ``test/<score>/<set>``. ``<optimized_metric>_best`` is the sweep objective. A run without a
-    checkpoint (``debug=fast_dev_run``) saves ``checkpoints/last.ckpt``, so every run can be exported.
+    best checkpoint by ``cfg.optimized_metric`` (the last weights when none was kept), its degradation
+    estimator fitted again to its backbone's outputs where ``cfg.calibration.steps`` is set (kept in that
+    checkpoint), is scored on the test sets by ``tpir.evaluation.score_sets`` under ``cfg.protocol``, as
+    ``tpir-eval`` scores it, and logged as ``test/<score>/<set>``. ``<optimized_metric>_best`` is the sweep
+    objective. A run without a checkpoint (``debug=fast_dev_run``) saves ``checkpoints/last.ckpt``, so
+    every run can be exported.
 
     Raises:
         CheckpointError: ``cfg.ckpt_path`` is missing, incomplete, unsafe or of another model.
@@ -75,7 +79,10 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
     if not trainer.is_global_zero:
         return metrics
     module.to(trainer.strategy.root_device)  # fit's teardown leaves the module on the CPU
-    restore = restore_with(module, bf16=str(trainer.precision).startswith("bf16"))
+    bf16 = str(trainer.precision).startswith("bf16")
+    if cfg.calibration.steps:
+        metrics["calibration/estimator_loss"] = _calibrate(cfg, module, tested, bf16)
+    restore = restore_with(module, bf16=bf16)
     scores = score_sets(restore, datamodule.test_sets, cfg.protocol.name, cfg.get("test_limit"))
     for item in scores:
         metrics |= item.metrics("test")
@@ -89,6 +96,37 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
     write_outputs(Path(cfg.paths.output_dir), metrics, scores, tested)
     log.info("Tested %s", tested)
     return metrics
+
+
+def _calibrate(cfg: DictConfig, module: RestorationModule, tested: Path, bf16: bool) -> float:
+    """Fit the estimator again to the trained backbone's outputs (``cfg.calibration``, see
+    ``tpir.stages.calibrate``) and keep it in the ``tested`` checkpoint, which ``tpir-export`` takes; returns
+    its final loss."""
+    calibration = cfg.calibration
+    batch_size = calibration.batch_size or cfg.datamodule.batch_size
+    datamodule: RestorationDataModule = instantiate(
+        cfg.datamodule, crop_size=calibration.crop_size, batch_size=batch_size
+    )
+    datamodule.setup("fit")
+    started = time.perf_counter()
+    loss = calibrate_estimator(
+        module,
+        epochs(datamodule.train_dataloader()),
+        calibration.steps,
+        calibration.lr,
+        calibration.decay,
+        bf16,
+    )
+    save_estimator(module, tested)
+    log.info(
+        "Calibrated the estimator on the backbone's outputs: %d steps of %d %d-pixel crops in %.0f s, loss %.3f",
+        calibration.steps,
+        batch_size,
+        calibration.crop_size,
+        time.perf_counter() - started,
+        loss,
+    )
+    return loss
 
 
 def _check_estimator(cfg: DictConfig) -> None:
