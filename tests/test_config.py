@@ -132,6 +132,14 @@ def test_an_estimator_order_against_the_physical_order_is_refused(compose_config
         fit_restorer(cfg)
 
 
+def test_a_calibration_without_an_estimator_is_refused_before_training(compose_config) -> None:
+    from tpir.stages.restore import fit_restorer
+
+    cfg = compose_config("experiment=cpu_all_in_one", "calibration.steps=10")
+    with pytest.raises(ValueError, match=r"calibration.steps=10 .* module.estimator is not set"):
+        fit_restorer(cfg)
+
+
 def test_task_shares_set_at_the_command_line_reach_the_training_mixture(compose_config) -> None:
     datamodule = instantiate(compose_config("stage=restore", "datamodule.task_shares={dehaze:2}").datamodule)
     datamodule.setup("validate")

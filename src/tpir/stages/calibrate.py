@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import move_data_to_device
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
@@ -51,7 +52,7 @@ def calibrate_estimator(
     as their exponential moving average (``decay`` per step), as training's EMA callback keeps them.
 
     Args:
-        module: the trained module; only its estimator changes.
+        module: the trained module, with an estimator; only its estimator changes.
         batches: training batches, as the datamodule gives them (at least ``steps`` of them).
         steps: optimizer steps.
         lr: the learning rate, held, of the module's optimizer (``module.optimizer``).
@@ -62,10 +63,6 @@ def calibrate_estimator(
         The mean estimator loss over the last tenth of the steps.
     """
     estimator = module.estimator
-    if estimator is None:
-        raise ValueError(
-            "calibration.steps > 0 needs a module with a degradation estimator (module.estimator)."
-        )
     averaged = AveragedModel(estimator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
     optimizer = instantiate(module.hparams.optimizer)(estimator.parameters(), lr=lr)
     module.eval()
@@ -73,7 +70,7 @@ def calibrate_estimator(
     device = module.device
     losses = []
     for _, batch in zip(range(steps), batches, strict=False):
-        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        batch = move_data_to_device(batch, device)
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             restored = module.backbone(batch["lq"], module.guidance(batch["prompt"], batch["task"]))
         loss = module.estimator_loss(batch, restored.float())

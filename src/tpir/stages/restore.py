@@ -132,9 +132,15 @@ def _calibrate(cfg: DictConfig, module: RestorationModule, tested: Path, bf16: b
 def _check_estimator(cfg: DictConfig) -> None:
     """Refuse a degradation estimator that measures a task whose number does not grow with its strength
     (JPEG quality, exposure): training gives it no strengths, and a stated number could not set a share;
-    and one whose ``order`` is not its tasks' physical order."""
+    and one whose ``order`` is not its tasks' physical order. And a calibration without an estimator,
+    before training rather than after it."""
     estimator = cfg.module.get("estimator")
     if not estimator:
+        if cfg.calibration.steps:
+            raise ValueError(
+                f"calibration.steps={cfg.calibration.steps} fits the degradation estimator again after "
+                "training, but module.estimator is not set; use degradation=composite or calibration.steps=0."
+            )
         return
     unfit = [task for task in estimator.get("measured") or () if not get_task(task).partial_removal]
     if unfit:
