@@ -75,3 +75,9 @@ def test_the_estimator_measures_an_image_through_a_change_view_by_view() -> None
         torch.rand(1, 3, 2 * WINDOW + 8, 3 * WINDOW), through=lambda view: seen.append(view.shape) or view
     )
     assert seen == [(1, 3, WINDOW, WINDOW)] * 4  # a large image: each window it measures, no more
+
+
+def test_an_image_smaller_than_the_last_stage_is_still_measured() -> None:
+    estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
+    estimate = estimator(torch.rand(1, 3, 8, 8))  # the last stage is one pixel: its spread is zero, not NaN
+    assert torch.isfinite(estimate.presence).all() and torch.isfinite(estimate.strength).all()

@@ -50,8 +50,9 @@ class DegradationEstimator(nn.Module):
     It reads the image and its high-pass residual (the image minus its 3x3 mean, amplified by
     :data:`HIGH_PASS_GAIN`: noise lives there, and without it 2000 steps taught the network only the
     prior). Full-resolution 3x3 convolutions, three stride-2 stages, each convolution followed by a
-    GroupNorm and a GELU; then the mean and standard deviation of the features over the image, beside
-    a few classical whole-image statistics (:func:`image_statistics`: the direction shared by streaks,
+    GroupNorm and a GELU, in channels-last layout (a training step on 24 crops of 128 pixels took 0.29 s
+    instead of 0.43 on 2 AVX-512 cores); then the mean and standard deviation of the features over the
+    image, beside a few classical whole-image statistics (:func:`image_statistics`: the direction shared by streaks,
     the dark channel that haze lifts, the noise level). Two two-layer heads read them: one gives each
     task's presence logit, the other the log of its strength. The strength head reads the features
     without sending its gradients back: the strength error then cannot crowd out what the features learn
@@ -118,9 +119,10 @@ class DegradationEstimator(nn.Module):
         with torch.autocast(image.device.type, enabled=False):
             local_mean = F.avg_pool2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
             residual = image - local_mean
-            features = self.features(torch.cat([image, HIGH_PASS_GAIN * residual], dim=1))
+            read = torch.cat([image, HIGH_PASS_GAIN * residual], dim=1)
+            features = self.features(read.contiguous(memory_format=torch.channels_last))
             features = features.flatten(2)
-            pooled = torch.cat([features.mean(dim=2), features.std(dim=2)], dim=1)
+            pooled = torch.cat([features.mean(dim=2), features.std(dim=2, correction=0)], dim=1)
             statistics = image_statistics(image, residual)
             logits = self.presence_head(torch.cat([pooled, statistics], dim=1))
             log_strength = self.strength_head(torch.cat([pooled.detach(), statistics], dim=1))
