@@ -7,8 +7,9 @@ CBSD68 images that have none. Fitted again for 600 steps with that backbone froz
 (cpu_prompts, seed 0, the same backbone; first 20 images of each set), the blind prompt's shortfall against
 the task prompt on CBSD68 sigma 15, 25, 50, Rain100L, HSTS and SOTS went from 0.51, 0.34, 0.23, 0.57, 0.51
 and 0.65 dB to 0.26, 0.09, 0.06, 0.36, 0.51 and -0.63 in batches of 4 (0.12, 0.09, 0.06, 0.39, 0.04 and
--0.63 in batches of 8), and prompts naming what an image with noise of sigma 50 lacks left it within 53.6
-dB of itself (60.0) instead of 34.7. On 96-pixel crops Rain100L fell 1.35 dB short.
+-0.63 in batches of 8; in the run that cpu_prompts' figures come from, 0.35, 0.06, 0.04, 0.39, -0.01 and
+-0.63), and prompts naming what an image with noise of sigma 50 lacks left it within 53.6 dB of itself
+(60.0 and 61.3) instead of 34.7. On 96-pixel crops Rain100L fell 1.35 dB short.
 """
 
 from __future__ import annotations
