@@ -146,12 +146,12 @@ class RestorationModule(L.LightningModule):
         """Restore ``lq`` (B, 3, H, W), RGB in [0, 1], as told by ``prompts`` (B strings) or ``task_ids`` (B,);
         with an estimator, steered by what each image is found to have."""
         if self.estimator is None:
-            return self.backbone(lq, self.guidance(prompts, task_ids))
+            return self.restore_as_written(lq, prompts, task_ids)
         estimate = self.estimator(lq)
 
         def remeasure(index: int) -> Callable[[str], Estimate]:
             image, task = lq[index : index + 1], task_ids[index : index + 1]
-            return lambda text: self.estimator(self.backbone(image, self.guidance([text], task)).clamp(0, 1))
+            return lambda text: self.estimator(self.restore_as_written(image, [text], task).clamp(0, 1))
 
         plans = [
             plan(
@@ -166,8 +166,16 @@ class RestorationModule(L.LightningModule):
             )
             for index, prompt in enumerate(prompts)
         ]
-        restored = self.backbone(lq, self.guidance([p.prompt for p in plans], task_ids))
+        restored = self.restore_as_written(lq, [p.prompt for p in plans], task_ids)
         return steer(lq, restored, torch.tensor([p.share for p in plans]))
+
+    def restore_as_written(
+        self, lq: torch.Tensor, prompts: Sequence[str], task_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """The backbone's output (B, 3, H, W) for ``lq`` (B, 3, H, W) and ``prompts`` (B strings) or
+        ``task_ids`` (B,) as they are: all of what they name removed, whatever the image has. Training
+        teaches this; :meth:`forward` steers it by the estimate."""
+        return self.backbone(lq, self.guidance(prompts, task_ids))
 
     @override
     def setup(self, stage: str) -> None:
@@ -192,7 +200,7 @@ class RestorationModule(L.LightningModule):
     def _training_loss(self, batch: dict[str, Any]) -> torch.Tensor:
         """The backbone's loss on the targets of the prompts as written, plus the estimator's on what each
         sample has (the two share no weights)."""
-        restored = self.backbone(batch["lq"], self.guidance(batch["prompt"], batch["task"]))
+        restored = self.restore_as_written(batch["lq"], batch["prompt"], batch["task"])
         loss = restoration_loss(restored, batch["gt"], self.hparams.loss)
         size = len(restored)
         if self.estimator is not None:

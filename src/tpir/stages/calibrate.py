@@ -73,7 +73,7 @@ def calibrate_estimator(
     for _, batch in zip(range(steps), batches, strict=False):
         batch = move_data_to_device(batch, device)
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            restored = module.backbone(batch["lq"], module.guidance(batch["prompt"], batch["task"]))
+            restored = module.restore_as_written(batch["lq"], batch["prompt"], batch["task"])
         loss = module.estimator_loss(batch, restored.float())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
