@@ -45,11 +45,8 @@ def test_calibration_fits_the_estimator_alone_and_lowers_its_loss(composite_modu
     def loss() -> float:
         module.eval()
         with torch.no_grad():
-            return float(
-                module.estimator_loss(
-                    batch, module.backbone(batch["lq"], module.guidance(batch["prompt"], batch["task"]))
-                )
-            )
+            restored = module.restore_as_written(batch["lq"], batch["prompt"], batch["task"])
+            return float(module.estimator_loss(batch, restored))
 
     before = loss()
     final = calibrate_estimator(module, itertools.repeat(batch), steps=40, lr=3e-3, decay=0.5)

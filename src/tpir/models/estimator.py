@@ -52,8 +52,8 @@ class DegradationEstimator(nn.Module):
     prior). Full-resolution 3x3 convolutions, three stride-2 stages, each convolution followed by a
     GroupNorm and a GELU, in channels-last layout (a training step on 24 crops of 128 pixels took 0.29 s
     instead of 0.43 on 2 AVX-512 cores); then the mean and standard deviation of the features over the
-    image, beside a few classical whole-image statistics (:func:`image_statistics`: the direction shared by streaks,
-    the dark channel that haze lifts, the noise level). Two two-layer heads read them: one gives each
+    image, beside a few classical whole-image statistics (:func:`image_statistics`: the direction shared
+    by streaks, the dark channel that haze lifts, the noise level). Two two-layer heads read them: one gives each
     task's presence logit, the other the log of its strength. The strength head reads the features
     without sending its gradients back: the strength error then cannot crowd out what the features learn
     for presence, and the strength leans on the statistics. Trained alone for 1800 steps on cpu_prompts'

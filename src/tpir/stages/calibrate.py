@@ -74,7 +74,7 @@ def calibrate_estimator(
         batch = move_data_to_device(batch, device)
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             restored = module.restore_as_written(batch["lq"], batch["prompt"], batch["task"])
-        loss = module.estimator_loss(batch, restored.float())
+        loss = module.estimator_loss(batch, restored)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
