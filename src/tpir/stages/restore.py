@@ -25,7 +25,7 @@ from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
 from tpir.inference.card import TEST_TABLE_FILE, tested_table_text
 from tpir.models.module import LOGGED_METRICS, RestorationModule
-from tpir.stages.calibrate import calibrate_estimator, epochs, save_estimator
+from tpir.stages.calibrate import CALIBRATED, calibrate_estimator, epochs, save_estimator
 from tpir.stages.trainer import build_trainer
 from tpir.utils import CheckpointError, load_checkpoint, write_json_atomic, write_text_atomic
 
@@ -101,7 +101,13 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
 def _calibrate(cfg: DictConfig, module: RestorationModule, tested: Path, bf16: bool) -> float:
     """Fit the estimator again to the trained backbone's outputs (``cfg.calibration``, see
     ``tpir.stages.calibrate``) and keep it in the ``tested`` checkpoint, which ``tpir-export`` takes; returns
-    its final loss."""
+    its final loss. A checkpoint calibrated already (a finished run resumed) is not fitted again: ``module``
+    takes its weights, and the loss is the one recorded then."""
+    saved = load_checkpoint(tested)
+    if CALIBRATED in saved:
+        module.load_state_dict(saved["state_dict"])
+        log.info("%s: its estimator was calibrated already (loss %.3f); kept", tested, saved[CALIBRATED])
+        return float(saved[CALIBRATED])
     calibration = cfg.calibration
     batch_size = calibration.batch_size or cfg.datamodule.batch_size
     datamodule: RestorationDataModule = instantiate(
@@ -117,7 +123,7 @@ def _calibrate(cfg: DictConfig, module: RestorationModule, tested: Path, bf16: b
         calibration.decay,
         bf16,
     )
-    save_estimator(module, tested)
+    save_estimator(module, saved, tested, loss)
     log.info(
         "Calibrated the estimator on the backbone's outputs: %d steps of %d %d-pixel crops in %.0f s, loss %.3f",
         calibration.steps,
