@@ -27,6 +27,16 @@ def test_the_noise_statistic_reads_the_sigma_of_white_noise_on_a_smooth_image(si
     assert _noise_level(smooth.contiguous()).item() < 0.001  # a linear ramp leaves no response
 
 
+@pytest.mark.parametrize(("row", "column", "darkened"), [(10, 15, 7 * 7), (0, 0, 4 * 4), (19, 2, 4 * 6)])
+def test_the_dark_channel_is_the_minimum_over_colours_and_a_7_pixel_window_cut_at_the_borders(
+    row: int, column: int, darkened: int
+) -> None:
+    image = torch.ones(1, 3, 20, 30)
+    image[0, 1, row, column] = 0.0  # one colour of one pixel black: its window's dark channel is 0
+    dark_mean = image_statistics(image, torch.zeros_like(image))[0, 4]
+    assert dark_mean.item() == pytest.approx(1 - darkened / (20 * 30))
+
+
 def test_the_strength_error_trains_the_strength_head_and_not_the_features() -> None:
     torch.manual_seed(0)
     estimator = DegradationEstimator(TASKS, measured=TASKS, width=4)
