@@ -121,3 +121,15 @@ def test_a_faint_layer_under_heavy_noise_is_hidden_and_a_strong_one_is_not() -> 
         clean, stack_layers(["derain"], torch.Generator().manual_seed(4), {"derain": rain.with_number(0.1)})
     )
     assert alone.hidden(0.99) == []  # nothing lies over the outermost degradation
+
+
+def test_a_stack_renders_each_layer_once_for_its_image_and_what_it_hides(monkeypatch) -> None:
+    stack = Stack(_clean(), stack_layers(TASKS, torch.Generator().manual_seed(5)))
+    rendered = []
+    apply = Layer.apply
+    monkeypatch.setattr(
+        Layer, "apply", lambda layer, image: rendered.append(layer.task) or apply(layer, image)
+    )
+    first = stack.degraded
+    stack.hidden(0.25)
+    assert torch.equal(stack.degraded, first) and rendered == ["dehaze", "derain", "denoise"]

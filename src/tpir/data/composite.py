@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -71,20 +72,13 @@ class Stack:
     @property
     def degraded(self) -> Tensor:
         """The image with every degradation, (3, H, W): the real base (else the clean image), then each
-        layer in physical order."""
-        image = self.real[1] if self.real else self.clean
-        for layer in self.layers:
-            image = layer.apply(image)
-        return image
+        layer in physical order. Rendered once per stack; do not change it in place."""
+        return self._rendered[0]
 
-    def hidden(self, visible: float) -> list[str]:
-        """The degradations hidden by those stacked over them: each whose own change (root mean square
-        over pixels and colours) is below ``visible`` times that of all the degradations over it together.
-
-        Rain of density 1 changes a 64-pixel CBSD68 crop by about 15 on 0-255 (density 0.3: 7; haze of
-        thickness 0.3: 15); noise of sigma 50 changes it by about 50. The outermost degradation is never
-        hidden; ``visible`` 0 hides none.
-        """
+    @cached_property
+    def _rendered(self) -> tuple[Tensor, dict[str, float]]:
+        """The degraded image, and each degradation's own change: the root mean square over pixels and
+        colours of what it adds to the image under it."""
         image = self.clean
         changes = {}
         if self.real:
@@ -94,6 +88,17 @@ class Stack:
             after = layer.apply(image)
             changes[layer.task] = _rms(after - image)
             image = after
+        return image, changes
+
+    def hidden(self, visible: float) -> list[str]:
+        """The degradations hidden by those stacked over them: each whose own change (root mean square
+        over pixels and colours) is below ``visible`` times that of all the degradations over it together.
+
+        Rain of density 1 changes a 64-pixel CBSD68 crop by about 15 on 0-255 (density 0.3: 7; haze of
+        thickness 0.3: 15); noise of sigma 50 changes it by about 50. The outermost degradation is never
+        hidden; ``visible`` 0 hides none.
+        """
+        changes = self._rendered[1]
         tasks = list(changes)
         return [
             task
