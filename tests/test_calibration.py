@@ -8,7 +8,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from tpir.stages.calibrate import CALIBRATED, calibrate_estimator, save_estimator
+from tpir.stages.calibrate import CALIBRATION_RECORD, calibrate_estimator, save_estimator
 from tpir.train import train
 
 
@@ -69,17 +69,20 @@ def test_the_calibrated_estimator_replaces_only_its_weights_in_the_checkpoint(
     old = {k: v.clone() for k, v in module.state_dict().items()}
     for weight in module.estimator.parameters():
         weight.data.add_(1.0)
-    save_estimator(module, torch.load(path, weights_only=True), path, 0.25)
+    record = {"loss": 0.25, "settings": {"steps": 3}}
+    save_estimator(module, path, record)
     saved = torch.load(path, weights_only=True)
-    assert saved["global_step"] == 7 and saved[CALIBRATED] == 0.25 and set(saved["state_dict"]) == set(old)
+    assert saved["global_step"] == 7 and saved[CALIBRATION_RECORD] == record
+    assert set(saved["state_dict"]) == set(old)
     for key, value in saved["state_dict"].items():
         assert torch.equal(value, module.state_dict()[key]) and (
             key.startswith("estimator.") or torch.equal(value, old[key])
         )
     assert any(not torch.equal(saved["state_dict"][k], old[k]) for k in old if k.startswith("estimator."))
 
+    torch.save({"state_dict": module.backbone.state_dict()}, path)
     with pytest.raises(ValueError, match=f"{path}: has no estimator"):
-        save_estimator(module, {"state_dict": module.backbone.state_dict()}, path, 0.25)
+        save_estimator(module, path, record)
 
 
 def test_a_run_keeps_its_calibrated_estimator_in_the_tested_checkpoint(
@@ -102,7 +105,7 @@ def test_a_run_keeps_its_calibrated_estimator_in_the_tested_checkpoint(
 
 
 def test_a_finished_run_resumed_keeps_its_calibrated_estimator(
-    compose_config, small_restore_run, tmp_path
+    compose_config, small_restore_run, tmp_path, caplog
 ) -> None:
     overrides = (*small_restore_run, "degradation=composite", "trainer.max_steps=2", "test_limit=1")
     overrides += ("trainer.val_check_interval=2", "calibration.steps=3", "calibration.crop_size=32")
@@ -111,11 +114,19 @@ def test_a_finished_run_resumed_keeps_its_calibrated_estimator(
     first = train(cfg)
     best = tmp_path / "checkpoints" / "best.ckpt"
     calibrated = torch.load(best, weights_only=True)
-    resumed = compose_config(*overrides, f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}")
-    resumed.paths.output_dir = str(tmp_path)
-    again = train(resumed)
-    kept = torch.load(best, weights_only=True)
-    assert (
-        again["calibration/estimator_loss"] == first["calibration/estimator_loss"] == calibrated[CALIBRATED]
-    )
-    assert all(torch.equal(value, kept["state_dict"][key]) for key, value in calibrated["state_dict"].items())
+    assert calibrated[CALIBRATION_RECORD]["settings"]["steps"] == 3
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    for steps in (3, 5):  # the same settings, then others: named, not applied
+        resumed = compose_config(*overrides, f"ckpt_path={last}", f"calibration.steps={steps}")
+        resumed.paths.output_dir = str(tmp_path)
+        again = train(resumed)
+        kept = torch.load(best, weights_only=True)
+        assert again["calibration/estimator_loss"] == first["calibration/estimator_loss"]
+        assert again["calibration/estimator_loss"] == calibrated[CALIBRATION_RECORD]["loss"]
+        assert {k: v for k, v in again.items() if k.startswith("test/")} == {
+            k: v for k, v in first.items() if k.startswith("test/")
+        }
+        assert all(
+            torch.equal(value, kept["state_dict"][key]) for key, value in calibrated["state_dict"].items()
+        )
+    assert "'steps': 5" in caplog.text and "is not applied" in caplog.text

@@ -5,8 +5,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from tpir.models.estimator import DegradationEstimator, image_statistics
+from tpir.models.estimator import DegradationEstimator, _min_filter, image_statistics
 
 TASKS = ["denoise", "derain", "dehaze"]
 
@@ -35,6 +36,12 @@ def test_the_dark_channel_is_the_minimum_over_colours_and_a_7_pixel_window_cut_a
     image[0, 1, row, column] = 0.0  # one colour of one pixel black: its window's dark channel is 0
     dark_mean = image_statistics(image, torch.zeros_like(image))[0, 4]
     assert dark_mean.item() == pytest.approx(1 - darkened / (20 * 30))
+
+
+def test_the_minimum_filter_gives_the_values_of_max_pooling_the_negated_image() -> None:
+    image = torch.rand(2, 3, 23, 31, generator=torch.Generator().manual_seed(0))
+    expected = -F.max_pool2d(-image, 7, stride=1, padding=3)
+    assert torch.equal(_min_filter(image, 7), expected)
 
 
 def test_the_strength_error_trains_the_strength_head_and_not_the_features() -> None:

@@ -3,7 +3,7 @@
 A :class:`Stack` holds a clean image, optionally a real degraded version of it (a real rainy photo with its
 clean target), and synthetic :class:`Layer` s on top, in the physical order of their tasks' ``layer``
 (haze, rain, blur or low light, noise, JPEG). Each layer keeps its parameters and its own seed, so
-:meth:`Stack.render` rebuilds the image with any subset of the degradations from the same numbers and the
+:meth:`Stack.left` rebuilds the image with any subset of the degradations from the same numbers and the
 same randomness: the target of "remove the rain" on rain + noise is the clean image with exactly the
 same noise.
 """

@@ -26,12 +26,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from tpir.models.module import RestorationModule
-from tpir.utils import atomic_path
+from tpir.utils import atomic_path, load_checkpoint
 
 ESTIMATOR_PREFIX = "estimator."
-# Key of a checkpoint whose estimator was calibrated: the calibration's final loss. A finished run that is
-# resumed finds it and does not fit that estimator again.
-CALIBRATED = "calibrated_estimator_loss"
+# Key of a checkpoint whose estimator was calibrated: {"loss": the final loss, "settings": the calibration's
+# settings}. A finished run that is resumed finds it and does not fit that estimator again.
+CALIBRATION_RECORD = "estimator_calibration"
 
 
 def epochs(loader: DataLoader) -> Iterator[dict[str, Any]]:
@@ -91,14 +91,15 @@ def calibrate_estimator(
     return sum(tail) / len(tail)
 
 
-def save_estimator(module: RestorationModule, saved: dict[str, Any], checkpoint: Path, loss: float) -> None:
-    """Write ``saved``, the loaded ``checkpoint``, back to it (atomically) with ``module``'s estimator
-    weights in place of its own, marked as calibrated with the final ``loss`` (:data:`CALIBRATED`)."""
+def save_estimator(module: RestorationModule, checkpoint: Path, record: dict[str, Any]) -> None:
+    """Replace the estimator's weights in ``checkpoint`` (written atomically) by ``module``'s, and keep
+    ``record`` (the calibration's loss and settings) under :data:`CALIBRATION_RECORD`."""
+    saved = load_checkpoint(checkpoint)
     weights = {ESTIMATOR_PREFIX + k: v.detach().cpu() for k, v in module.estimator.state_dict().items()}
     missing = sorted(set(weights) - set(saved["state_dict"]))
     if missing:
         raise ValueError(f"{checkpoint}: has no {missing[0]}; expected a checkpoint of this module.")
     saved["state_dict"].update(weights)
-    saved[CALIBRATED] = loss
+    saved[CALIBRATION_RECORD] = record
     with atomic_path(checkpoint) as partial:
         torch.save(saved, partial)

@@ -25,7 +25,7 @@ from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
 from tpir.inference.card import TEST_TABLE_FILE, tested_table_text
 from tpir.models.module import LOGGED_METRICS, RestorationModule
-from tpir.stages.calibrate import CALIBRATED, calibrate_estimator, epochs, save_estimator
+from tpir.stages.calibrate import CALIBRATION_RECORD, calibrate_estimator, epochs, save_estimator
 from tpir.stages.trainer import build_trainer
 from tpir.utils import CheckpointError, load_checkpoint, write_json_atomic, write_text_atomic
 
@@ -101,15 +101,35 @@ def fit_restorer(cfg: DictConfig) -> dict[str, float]:
 def _calibrate(cfg: DictConfig, module: RestorationModule, tested: Path, bf16: bool) -> float:
     """Fit the estimator again to the trained backbone's outputs (``cfg.calibration``, see
     ``tpir.stages.calibrate``) and keep it in the ``tested`` checkpoint, which ``tpir-export`` takes; returns
-    its final loss. A checkpoint calibrated already (a finished run resumed) is not fitted again: ``module``
-    takes its weights, and the loss is the one recorded then."""
-    saved = load_checkpoint(tested)
-    if CALIBRATED in saved:
-        module.load_state_dict(saved["state_dict"])
-        log.info("%s: its estimator was calibrated already (loss %.3f); kept", tested, saved[CALIBRATED])
-        return float(saved[CALIBRATED])
+    its final loss.
+
+    A checkpoint calibrated already (a finished run resumed) is not fitted again: ``module`` takes its
+    weights, and the loss is the one recorded then. Other calibration settings than those recorded are
+    named in a warning and not applied (the estimator from before its calibration is gone).
+    """
     calibration = cfg.calibration
     batch_size = calibration.batch_size or cfg.datamodule.batch_size
+    settings = {
+        "steps": calibration.steps,
+        "crop_size": calibration.crop_size,
+        "batch_size": batch_size,
+        "lr": calibration.lr,
+        "decay": calibration.decay,
+    }
+    saved = load_checkpoint(tested)
+    record = saved.get(CALIBRATION_RECORD)
+    if record is not None:
+        module.load_state_dict(saved["state_dict"])
+        log.info("%s: its estimator was calibrated already (loss %.3f); kept", tested, record["loss"])
+        if record["settings"] != settings:
+            log.warning(
+                "%s was calibrated with %s; calibration=%s is not applied to it.",
+                tested,
+                record["settings"],
+                settings,
+            )
+        return float(record["loss"])
+    del saved  # not held through the calibration: a large model's optimizer state is in it
     datamodule: RestorationDataModule = instantiate(
         cfg.datamodule, crop_size=calibration.crop_size, batch_size=batch_size
     )
@@ -123,7 +143,7 @@ def _calibrate(cfg: DictConfig, module: RestorationModule, tested: Path, bf16: b
         calibration.decay,
         bf16,
     )
-    save_estimator(module, saved, tested, loss)
+    save_estimator(module, tested, {"loss": loss, "settings": settings})
     log.info(
         "Calibrated the estimator on the backbone's outputs: %d steps of %d %d-pixel crops in %.0f s, loss %.3f",
         calibration.steps,
