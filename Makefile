@@ -9,12 +9,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 # Keep freed memory in the process: without this, glibc hands large activations back to the OS and
-# every forward pass faults them in again (the paper-size forward at 256x256 goes from 6.7 s to 4.4 s).
+# every forward pass faults them in again (measured: docs/results/design-choices.md).
 export MALLOC_MMAP_THRESHOLD_ ?= 2147483647
 export MALLOC_TRIM_THRESHOLD_ ?= 2147483647
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench app wandb-sync clean
+.PHONY: help install demo test docs lint format bench app wandb-sync clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -23,10 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# constraints.txt pins the CPU wheel of torch here; the package itself only asks for a range.
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,app]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,app,docs]"
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install tpir with its dev tools and the app
+install: $(STAMP) ## Create .venv and install tpir with its dev tools, the app and the docs tools
 
 demo: $(STAMP) ## The main job on the bundled default (clears outputs/demo): both stages, evaluation, report, model
 	rm -rf outputs/demo  # each demo starts afresh (stale checkpoints would otherwise be exported)
@@ -45,8 +45,12 @@ demo: $(STAMP) ## The main job on the bundled default (clears outputs/demo): bot
 # Test files run in TEST_WORKERS processes of one torch thread each (most of the suite's time is starting
 # tpir-train processes, which is single-threaded); a file's tests share a worker and its fixtures.
 TEST_WORKERS ?= 2
-test: $(STAMP) ## Run the whole test suite (offline, CPU), notebooks included
+test: $(STAMP) ## Run the whole test suite (offline, CPU), notebooks and the docs build included
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest --nbmake -n $(TEST_WORKERS) --dist loadfile
+
+# mkdocs.yml and docs/; the API reference is generated from src/tpir at build time (docs/gen_ref_pages.py).
+docs: $(STAMP) ## Build the documentation site into site/
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src tests
@@ -70,4 +74,4 @@ wandb-sync: $(STAMP) ## Upload offline W&B runs (outputs/**/wandb/offline-run-*)
 	else WANDB_MODE=online $(BIN)/wandb sync $$runs; fi
 
 clean: ## Remove run outputs and caches (keeps .venv)
-	rm -rf outputs multirun wandb .cache .pytest_cache .ruff_cache build dist
+	rm -rf outputs multirun wandb .cache .pytest_cache .ruff_cache build dist site

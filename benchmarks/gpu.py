@@ -55,24 +55,24 @@ def flops_per_image(module, cfg, device: torch.device) -> float:
     """
     crop = cfg.datamodule.crop_size
     lq = torch.rand(1, 3, crop, crop, device=device)
-    z = module.guidance(["remove the noise"], torch.zeros(1, dtype=torch.long, device=device))
+    z = module.model.guidance(["remove the noise"], torch.zeros(1, dtype=torch.long, device=device))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module.backbone(lq, z)
+        module.model.backbone(lq, z)
     return 3 * counter.get_total_flops()
 
 
 def steps_per_second(module, data: Iterator[tuple], device: torch.device, steps: int, warmup: int) -> float:
     """Rate of ``steps`` training steps after ``warmup`` untimed ones (compilation happens there)."""
-    optimizer = torch.optim.AdamW(module.backbone.parameters(), lr=2e-4, weight_decay=1e-4, fused=True)
+    optimizer = torch.optim.AdamW(module.model.backbone.parameters(), lr=2e-4, weight_decay=1e-4, fused=True)
     autocast = (
         torch.autocast(device.type, torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     )
 
     def step() -> None:
         lq, gt, prompts, tasks = next(data)
-        z = module.guidance(prompts, tasks.to(device))
+        z = module.model.guidance(prompts, tasks.to(device))
         with autocast:
-            loss = F.l1_loss(module.backbone(lq, z).float(), gt)
+            loss = F.l1_loss(module.model.backbone(lq, z).float(), gt)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -121,7 +121,7 @@ def main() -> None:
                 }
             )
         if MODES[mode] is not None:
-            module.backbone.compile(mode=MODES[mode], dynamic=False)
+            module.model.backbone.compile(mode=MODES[mode], dynamic=False)
         data = batches(cfg, batch, args.workers, device)
         rate = steps_per_second(module, data, device, args.steps, args.warmup)
         prefix = f"{args.model}/train_batch{batch}_128x128_{mode}"

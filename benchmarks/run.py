@@ -6,8 +6,8 @@ Prints a table and writes ``benchmarks/results/cpu-<CPU name and family>-<vector
 
 - tiny and paper-size forward at 256x256, in fp32 and in the automatic precision
   (``tpir.inference.runtime``), and the paper-size one compiled (``torch.compile``, after its warm-up)
-  where that precision is bf16 (``tpir-restore`` does not compile: on 2 AVX512_BF16 cores it gained
-  6-13 % a tile and lost end to end on a 12-MP photo, 347 s against 301 s, its warm-up included);
+  where that precision is bf16 (``tpir-restore`` does not compile: what a tile gains, the warm-up
+  loses end to end on a large photo);
 - a paper-size training step (batch 6, 128x128 crops, fused AdamW) in fp32 and, where the CPU has native
   bf16, in ``bf16-mixed``;
 - the training-data pipeline: samples/s that one worker makes;
@@ -143,7 +143,7 @@ def data_rows(samples: int) -> list[dict]:
 
 def eval_rows(limit: int) -> list[dict]:
     """``tpir-eval`` images/s with the demo model on the benchmark data, ``limit`` images a set."""
-    from tpir.evaluation.cli import evaluate
+    from tpir.cli.eval import score
 
     if not DEMO_MODEL.is_dir():
         print(f"skipping eval: no demo model at {DEMO_MODEL} (run `make demo`)")
@@ -162,7 +162,7 @@ def eval_rows(limit: int) -> list[dict]:
                 ],
             )
         start = time.perf_counter()
-        results = evaluate(cfg)
+        results = score(cfg)
         seconds = time.perf_counter() - start
         images = sum(s["images"] for s in results["sets"])
         name = f"eval/demo_model_images_per_s_{data}_{precision}={results['precision']}"
@@ -172,8 +172,7 @@ def eval_rows(limit: int) -> list[dict]:
 
 def paper_model_folder(folder: Path) -> Path:
     """A paper-size model folder with random weights and a tiny text encoder (speed does not need more)."""
-    from tpir.inference.model import Restorer, model_config
-    from tpir.models.backbone import TextGuidedRestorer
+    from tpir.inference.restorer import Restorer
     from tpir.models.guidance import TextGuidance
     from tpir.text.corpus import InstructionCorpus
     from tpir.text.encoder import TextEncoder, corpus_words, tiny_random_bert
@@ -183,12 +182,8 @@ def paper_model_folder(folder: Path) -> Path:
     encoder = TextEncoder.from_bundle(
         tiny_random_bert(corpus_words(InstructionCorpus.load()), hidden_size=32)
     )
-    guidance = TextGuidance(encoder)
-    backbone = TextGuidedRestorer(**backbone_config, guidance_dim=guidance.dim)
-    config = model_config(
-        ["denoise"], backbone_config, guidance, encoder, {"checkpoint": None, "global_step": 0}
-    )
-    return Restorer(config, backbone, guidance, encoder, None).save_pretrained(folder)
+    restorer = Restorer.assemble(["denoise"], backbone_config, TextGuidance(encoder), encoder)
+    return restorer.save_pretrained(folder)
 
 
 # Runs tpir-restore in a child and reports its own peak resident memory: VmHWM, which starts afresh at
@@ -196,7 +191,7 @@ def paper_model_folder(folder: Path) -> Path:
 _MEASURED_RESTORE = """
 import json, re, sys, time
 from pathlib import Path
-from tpir.inference.restore import main
+from tpir.cli.restore import main
 start = time.perf_counter()
 status = main(sys.argv[1:])
 peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))

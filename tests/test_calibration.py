@@ -1,4 +1,4 @@
-"""After stage 2, the estimator fitted again to the trained backbone's outputs (tpir.stages.calibrate)."""
+"""After stage 2, the estimator fitted again to the trained backbone's outputs (tpir.stages.calibration)."""
 
 import itertools
 import math
@@ -8,8 +8,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from tpir.stages.calibrate import CALIBRATION_RECORD, calibrate_estimator, save_estimator
-from tpir.train import train
+from tpir.cli.train import train
+from tpir.stages.calibration import CALIBRATION_RECORD, calibrate_estimator, save_estimator
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def _batch() -> dict:
         "gt": gt,
         "prompt": ["remove the noise", "remove the rain", "remove the noise", "remove the haze"],
         "task": torch.tensor([0, 1, 0, 2]),
-        "named": ["denoise", "derain", "denoise", "dehaze"],
+        "named": torch.eye(3, dtype=torch.bool)[[0, 1, 0, 2]],  # denoise, derain, denoise, dehaze
         "present": torch.tensor([[1.0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0]]),
         "strength": torch.tensor(
             [[50.0, math.nan, math.nan], [50, math.nan, math.nan]] + [[math.nan] * 3] * 2
@@ -40,19 +40,19 @@ def _batch() -> dict:
 
 def test_calibration_fits_the_estimator_alone_and_lowers_its_loss(composite_module) -> None:
     module, batch = composite_module, _batch()
-    backbone = {k: v.clone() for k, v in module.backbone.state_dict().items()}
+    backbone = {k: v.clone() for k, v in module.model.backbone.state_dict().items()}
 
     def loss() -> float:
         module.eval()
         with torch.no_grad():
-            restored = module.restore_as_written(batch["lq"], batch["prompt"], batch["task"])
+            restored = module.model.restore_as_written(batch["lq"], batch["prompt"], batch["task"])
             return float(module.estimator_loss(batch, restored))
 
     before = loss()
     final = calibrate_estimator(module, itertools.repeat(batch), steps=40, lr=3e-3, decay=0.5)
     assert math.isfinite(final) and loss() < 0.8 * before
-    assert all(torch.equal(v, backbone[k]) for k, v in module.backbone.state_dict().items())
-    assert not module.estimator.training
+    assert all(torch.equal(v, backbone[k]) for k, v in module.model.backbone.state_dict().items())
+    assert not module.model.estimator.training
 
 
 def test_calibration_names_a_shortage_of_batches(composite_module) -> None:
@@ -67,7 +67,7 @@ def test_the_calibrated_estimator_replaces_only_its_weights_in_the_checkpoint(
     path = tmp_path / "best.ckpt"
     torch.save({"state_dict": module.state_dict(), "global_step": 7}, path)
     old = {k: v.clone() for k, v in module.state_dict().items()}
-    for weight in module.estimator.parameters():
+    for weight in module.model.estimator.parameters():
         weight.data.add_(1.0)
     record = {"loss": 0.25, "settings": {"steps": 3}}
     save_estimator(module, path, record)
@@ -76,12 +76,14 @@ def test_the_calibrated_estimator_replaces_only_its_weights_in_the_checkpoint(
     assert set(saved["state_dict"]) == set(old)
     for key, value in saved["state_dict"].items():
         assert torch.equal(value, module.state_dict()[key]) and (
-            key.startswith("estimator.") or torch.equal(value, old[key])
+            key.startswith("model.estimator.") or torch.equal(value, old[key])
         )
-    assert any(not torch.equal(saved["state_dict"][k], old[k]) for k in old if k.startswith("estimator."))
+    assert any(
+        not torch.equal(saved["state_dict"][k], old[k]) for k in old if k.startswith("model.estimator.")
+    )
 
-    torch.save({"state_dict": module.backbone.state_dict()}, path)
-    with pytest.raises(ValueError, match=f"{path}: has no estimator"):
+    torch.save({"state_dict": module.model.backbone.state_dict()}, path)
+    with pytest.raises(ValueError, match=f"{path}: has no model.estimator."):
         save_estimator(module, path, record)
 
 
@@ -100,8 +102,8 @@ def test_a_run_keeps_its_calibrated_estimator_in_the_tested_checkpoint(
         best = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
         weights[calibration] = torch.load(best, weights_only=True)["state_dict"]
     plain, calibrated = weights[0], weights[3]
-    assert all(torch.equal(plain[k], calibrated[k]) for k in plain if not k.startswith("estimator."))
-    assert any(not torch.equal(plain[k], calibrated[k]) for k in plain if k.startswith("estimator."))
+    assert all(torch.equal(plain[k], calibrated[k]) for k in plain if not k.startswith("model.estimator."))
+    assert any(not torch.equal(plain[k], calibrated[k]) for k in plain if k.startswith("model.estimator."))
 
 
 def test_a_finished_run_resumed_keeps_its_calibrated_estimator(

@@ -113,7 +113,7 @@ def test_single_degradation_recipes_have_no_estimator(compose_config) -> None:
 
 
 def test_an_estimator_measuring_a_number_that_falls_with_strength_is_refused(compose_config) -> None:
-    from tpir.stages.restore import fit_restorer
+    from tpir.stages.steered_model import fit_steered_model
 
     cfg = compose_config(
         "experiment=cpu_prompts",
@@ -121,23 +121,23 @@ def test_an_estimator_measuring_a_number_that_falls_with_strength_is_refused(com
         "degradation.estimator.measured=[dejpeg]",
     )
     with pytest.raises(ValueError, match=r"measured lists \['dejpeg'\].*partial_removal"):
-        fit_restorer(cfg)
+        fit_steered_model(cfg)
 
 
 def test_an_estimator_order_against_the_physical_order_is_refused(compose_config) -> None:
-    from tpir.stages.restore import fit_restorer
+    from tpir.stages.steered_model import fit_steered_model
 
     cfg = compose_config("experiment=cpu_prompts", "degradation.estimator.order=[denoise,derain,dehaze]")
     with pytest.raises(ValueError, match=r"innermost first: \['dehaze', 'derain', 'denoise'\]"):
-        fit_restorer(cfg)
+        fit_steered_model(cfg)
 
 
 def test_a_calibration_without_an_estimator_is_refused_before_training(compose_config) -> None:
-    from tpir.stages.restore import fit_restorer
+    from tpir.stages.steered_model import fit_steered_model
 
     cfg = compose_config("experiment=cpu_all_in_one", "calibration.steps=10")
     with pytest.raises(ValueError, match=r"calibration.steps=10 .* module.estimator is not set"):
-        fit_restorer(cfg)
+        fit_steered_model(cfg)
 
 
 def test_task_shares_set_at_the_command_line_reach_the_training_mixture(compose_config) -> None:

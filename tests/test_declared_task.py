@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from tpir.cli.eval import score
+from tpir.cli.train import train
 from tpir.data.tasks import TASKS, Task
-from tpir.evaluation.cli import evaluate
 from tpir.evaluation.tables import column_title
-from tpir.train import train
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def test_a_declared_task_trains_and_evaluates(
     assert "test/psnr/bundled_derain" not in metrics
 
     checkpoint = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
-    results = evaluate(compose_eval_config("data=bundled", corpus, f"ckpt_path={checkpoint}", "limit=1"))
+    results = score(compose_eval_config("data=bundled", corpus, f"ckpt_path={checkpoint}", "limit=1"))
     assert [s["name"] for s in results["sets"]][-1] == "bundled_undim_half"
     assert (
         results["table"]["header"][-2] == column_title("bundled_undim_half", "undim") == "Undim bundled half"

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tpir import notebook
-from tpir.inference.model import Restorer
-from tpir.notebook import SMOKE_ENV, bundled_crop, find_project_root, load_model, smoke
+from tpir.inference.restorer import Restorer
+from tpir.notebook import SMOKE_ENV, bundled_crop, find_project_root, notebook_restorer, smoke
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_load_model_smoke_mode_ignores_the_folder(
     monkeypatch.setenv(SMOKE_ENV, "1")
     built = []
     monkeypatch.setattr(notebook, "tiny_model", lambda: built.append(1) or "tiny")
-    assert load_model(model_folder) == "tiny"
+    assert notebook_restorer(model_folder) == "tiny"
     assert built == [1]
     assert "smoke mode" in capsys.readouterr().out
 
@@ -47,12 +47,12 @@ def test_load_model_loads_the_folder_or_falls_back(
     monkeypatch: pytest.MonkeyPatch, model_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     monkeypatch.delenv(SMOKE_ENV, raising=False)
-    model = load_model(model_folder)
+    model = notebook_restorer(model_folder)
     assert isinstance(model, Restorer)
     assert f"model: {model_folder}" in capsys.readouterr().out
 
     monkeypatch.setattr(notebook, "tiny_model", lambda: "tiny")
-    assert load_model(tmp_path / "missing") == "tiny"
+    assert notebook_restorer(tmp_path / "missing") == "tiny"
     assert "no model folder" in capsys.readouterr().out
 
 
@@ -62,7 +62,7 @@ def test_load_model_resolves_relative_paths_from_the_project_root(
     monkeypatch.delenv(SMOKE_ENV, raising=False)
     monkeypatch.chdir(ROOT / "notebooks")
     monkeypatch.setattr(notebook, "tiny_model", lambda: "tiny")
-    load_model("no/such/model")
+    notebook_restorer("no/such/model")
     assert f"no model folder at {ROOT / 'no' / 'such' / 'model'}" in capsys.readouterr().out
 
 

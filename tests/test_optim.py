@@ -51,7 +51,7 @@ def test_a_composite_run_trains_its_estimator_at_a_held_rate_of_its_own(
     module.trainer = SimpleNamespace(estimated_stepping_batches=100)
     optimization = module.configure_optimizers()
     rest, estimator = optimization["optimizer"].param_groups
-    assert {id(p) for p in estimator["params"]} == {id(p) for p in module.estimator.parameters()}
+    assert {id(p) for p in estimator["params"]} == {id(p) for p in module.model.estimator.parameters()}
     assert estimator["initial_lr"] == cfg.module.estimator_lr == 3e-3 and estimator["held"]
     assert rest["initial_lr"] == cfg.module.optimizer.lr and not rest.get("held")
     assert len(rest["params"]) == len([p for p in module.parameters() if p.requires_grad]) - len(

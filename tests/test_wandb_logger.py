@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import wandb
 
-from tpir.train import train
+from tpir.cli.train import train
 
 # As tests/models/test_restoration_module.py: a tiny model on small crops.
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from tpir.inference.model import Restorer
+    from tpir.inference.restorer import Restorer
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "load"]
@@ -22,14 +22,14 @@ __all__ = ["__version__", "load"]
 def load(folder: str | Path, device: str | torch.device = "cpu", precision: str = "auto") -> Restorer:
     """The restorer of an exported model folder (``tpir-export``; ``make demo`` writes ``outputs/demo/model``).
 
-    Returns a :class:`tpir.inference.model.Restorer`: ``.restore(image, prompt)`` takes a path, PIL image,
+    Returns a :class:`tpir.inference.restorer.Restorer`: ``.restore(image, prompt)`` takes a path, PIL image,
     numpy array or tensor and returns the same kind. Imported on first call, so ``import tpir`` stays light.
     ``precision`` is ``auto`` (bf16 where the device computes it natively, else fp32), ``fp32`` or
     ``bf16``; the choice and its reason are ``model.precision`` (and logged at INFO).
     """
     import logging
 
-    from tpir.inference.model import Restorer
+    from tpir.inference.restorer import Restorer
 
     model = Restorer.from_pretrained(folder, device, precision)
     logging.getLogger(__name__).info(model.precision.summary())

@@ -2,7 +2,7 @@
 
 Smoke mode (environment variable ``TPIR_NOTEBOOK_SMOKE=1``, set by the test run) makes every notebook
 run in seconds on a CPU: small crops, few prompts, and a tiny random model instead of the exported
-demo model. Outside smoke mode :func:`load_model` loads ``outputs/demo/model`` when it exists.
+demo model. Outside smoke mode :func:`notebook_restorer` loads ``outputs/demo/model`` when it exists.
 """
 
 from __future__ import annotations
@@ -13,29 +13,28 @@ from pathlib import Path
 
 import torch
 
-from tpir.data.datamodule import bundled_image
-from tpir.data.datasets import centre_crop
+from tpir.cli.common import default_model
+from tpir.data.bundled_photos import bundled_image
 from tpir.data.photos import to_float
 from tpir.data.tasks import TASKS
-from tpir.inference.model import CONFIG_FILE, Restorer, model_config
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.data.transforms import centre_crop
+from tpir.inference.folder import CONFIG_FILE
+from tpir.inference.restorer import Restorer
 from tpir.models.guidance import TextGuidance
 from tpir.text.classify import corpus_centroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import TextEncoder, corpus_words, tiny_random_bert
 
 __all__ = [
-    "DEFAULT_MODEL_FOLDER",
     "SMOKE_ENV",
     "bundled_crop",
     "find_project_root",
-    "load_model",
+    "notebook_restorer",
     "smoke",
     "tiny_model",
 ]
 
 SMOKE_ENV = "TPIR_NOTEBOOK_SMOKE"
-DEFAULT_MODEL_FOLDER = "outputs/demo/model"  # relative to the project root; `make demo` exports it
 # The tiny random model of smoke mode (the tests' `model_folder` fixture saves it too).
 TINY_BACKBONE = {
     "dim": 8,
@@ -84,23 +83,25 @@ def tiny_model(seed: int = 0, tasks: Sequence[str] | None = None) -> Restorer:
     encoder = TextEncoder.from_bundle(bundle)
     with torch.random.fork_rng():  # seeded weights, without touching the caller's random state
         torch.manual_seed(seed)
-        backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=encoder.dim)
-        torch.nn.init.normal_(backbone.output.weight, std=0.01)
-    guidance = TextGuidance(encoder)
-    config = model_config(
-        list(tasks or TASKS), TINY_BACKBONE, guidance, encoder, {"checkpoint": None, "global_step": 0}
-    )
-    return Restorer(config, backbone, guidance, encoder, corpus_centroids(encoder, corpus))
+        restorer = Restorer.assemble(
+            list(tasks or TASKS),
+            TINY_BACKBONE,
+            TextGuidance(encoder),
+            encoder,
+            corpus_centroids(encoder, corpus),
+        )
+        torch.nn.init.normal_(restorer.model.backbone.output.weight, std=0.01)
+    return restorer
 
 
-def load_model(folder: str | Path | None = None) -> Restorer:
+def notebook_restorer(folder: str | Path | None = None) -> Restorer:
     """The model a notebook looks at: the exported folder, or a tiny random one in smoke mode or without it.
 
     Prints one line saying which model it uses.
 
     Args:
         folder: an exported model folder (``tpir-export``); a relative path is taken from the project root.
-            None: ``$TPIR_MODEL``, else ``outputs/demo/model``.
+            None: the commands' default (:func:`tpir.cli.common.default_model`), from the project root.
 
     Returns:
         The model, on the CPU, in eval mode.
@@ -108,7 +109,7 @@ def load_model(folder: str | Path | None = None) -> Restorer:
     Raises:
         ModelFolderError: ``folder`` exists but is not a usable model folder.
     """
-    folder = Path(folder or os.environ.get("TPIR_MODEL") or DEFAULT_MODEL_FOLDER)
+    folder = Path(folder or default_model())
     if not folder.is_absolute():
         folder = find_project_root() / folder
     if smoke():

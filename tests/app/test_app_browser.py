@@ -19,7 +19,7 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason='Playwright is not installed: pip install -e ".[dev]"'
 )
 
-from tpir.inference.restore import main as restore_main  # noqa: E402
+from tpir.cli.restore import main as restore_main  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).is_file():
@@ -56,7 +56,7 @@ def app_url(model_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     command = [
         sys.executable,
         "-m",
-        "tpir.app.main",
+        "tpir.cli.app",
         "--model",
         str(model_folder),
         "--models-root",

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from tpir.data.composite import Layer, Stack, physical_order, stack_layers
-from tpir.data.degradations import NoiseParams, add_gaussian_noise, add_haze, add_rain_streaks
+from tpir.data.degradations.haze import add_haze
+from tpir.data.degradations.noise import NoiseParams, add_gaussian_noise
+from tpir.data.degradations.rain import add_rain_streaks
 from tpir.data.tasks import get_task
 
 TASKS = ("denoise", "derain", "dehaze")
@@ -133,3 +135,16 @@ def test_a_stack_renders_each_layer_once_for_its_image_and_what_it_hides(monkeyp
     first = stack.degraded
     stack.hidden(0.25)
     assert torch.equal(stack.degraded, first) and rendered == ["dehaze", "derain", "denoise"]
+
+
+def test_the_camera_and_file_degradations_stack_in_physical_order_with_the_others() -> None:
+    clean = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(7))
+    layers = stack_layers(["dejpeg", "denoise", "deblur", "dehaze"], torch.Generator().manual_seed(8))
+    assert [layer.task for layer in layers] == ["dehaze", "deblur", "denoise", "dejpeg"]
+    stack = Stack(clean, layers)
+    without_jpeg = stack.without(["dejpeg"])
+    by_hand = clean
+    for layer in layers[:3]:
+        by_hand = layer.apply(by_hand)
+    assert torch.equal(without_jpeg, by_hand)
+    assert get_task("lowlight").layer < get_task("denoise").layer < get_task("dejpeg").layer

@@ -357,3 +357,20 @@ def test_a_tiff_whose_second_page_has_no_size_raises_photo_error(tmp_path: Path)
     # Pillow raises TypeError("Missing dimensions") while counting the pages.
     with pytest.raises(PhotoError, match=r"broken\.tif: not a readable image \(Missing dimensions\)"):
         read_photo(tmp_path / "broken.tif")
+
+
+def test_the_training_reader_names_an_unreadable_image(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(PhotoError, match=r"broken.png: not a readable image"):
+        photos.read_image_uint8(broken)
+
+
+def test_the_training_reader_makes_grayscale_and_16_bit_images_8_bit_rgb(tmp_path: Path) -> None:
+    gray = tmp_path / "gray.png"
+    Image.fromarray(np.full((5, 6), 77, np.uint8)).save(gray)
+    assert photos.read_image_uint8(gray).shape == (3, 5, 6)
+    deep = tmp_path / "deep.png"
+    Image.fromarray(np.full((5, 6), 65535, np.uint16)).save(deep)
+    image = photos.read_image_uint8(deep)
+    assert image.shape == (3, 5, 6) and int(image.max()) == 255

@@ -3,10 +3,12 @@
 import pytest
 import torch
 
-from tpir.data.datasets import ImageBank, SyntheticPairs, TaskMixture
+from tpir.data.images import ImageBank
+from tpir.data.mixture import TaskMixture
 from tpir.data.prompting import PromptMix, PromptWriter
+from tpir.data.sources import SyntheticPairs
 from tpir.text.corpus import InstructionCorpus
-from tpir.text.reading import PromptReader
+from tpir.text.parsing import PromptParser
 
 TASKS = ("denoise", "derain", "dehaze")
 
@@ -27,6 +29,11 @@ def _mixture(corpus: InstructionCorpus, **shares) -> TaskMixture:
     return TaskMixture(sources, PromptWriter(corpus), task_ids, 32, 60, PromptMix(**shares), rotate=False)
 
 
+def _named(sample: dict) -> list[str]:
+    """The tasks a sample's prompt names, from its (T,) flags in the order of ``TASKS``."""
+    return [task for task, named in zip(TASKS, sample["named"].tolist(), strict=True) if named]
+
+
 def _understated_noise(corpus: InstructionCorpus) -> TaskMixture:
     """Noise on a flat grey image, every prompt numeric and stating less than is there."""
     flat = ImageBank([torch.full((3, 48, 48), 128, dtype=torch.uint8)], names=["flat"])
@@ -42,14 +49,14 @@ def _understated_noise(corpus: InstructionCorpus) -> TaskMixture:
 
 def test_composites_stack_two_or_three_and_the_reader_finds_what_the_prompt_removes(corpus) -> None:
     mixture = _mixture(corpus, composite=1.0, numeric=0.5)
-    reader = PromptReader(corpus.lexicon)
+    reader = PromptParser(corpus.lexicon)
     samples = [mixture[i] for i in range(60)]
     assert all(len(s["degradations"].split(",")) in (2, 3) for s in samples)
     by_words = 0
     for sample in samples:
-        named, present = sample["named"].split(","), sample["degradations"].split(",")
+        named, present = _named(sample), sample["degradations"].split(",")
         assert set(named) <= set(present)
-        reading = reader.read(sample["prompt"])
+        reading = reader.parse(sample["prompt"])
         if not reading.is_empty:  # free-form sentences without a lexicon word are read by embedding
             by_words += 1
             assert set(reading.removes(TASKS)) == set(named), sample["prompt"]
@@ -61,10 +68,11 @@ def test_blind_prompts_target_clean_and_wrong_prompts_target_the_input(corpus) -
     wrong = _mixture(corpus, wrong=1.0)
     for index in range(9):
         sample = blind[index]
-        assert sample["named"] == ",".join(TASKS)
+        assert sample["named"].all()
         assert sample["prompt"] in corpus.sentences("train", "blind")
         sample = wrong[index]
-        assert sample["named"] not in sample["degradations"].split(",")
+        (named,) = _named(sample)
+        assert named not in sample["degradations"].split(",")
         assert torch.equal(sample["lq"], sample["gt"])
 
 
@@ -72,17 +80,17 @@ def test_prompts_may_name_absent_degradations_which_stay_absent(corpus) -> None:
     mixture = _mixture(corpus, absent=1.0)
     for index in range(6):
         sample = mixture[index]
-        assert sample["named"].split(",") == ["dehaze", "derain", "denoise"]  # all, in physical order
+        assert _named(sample) == list(TASKS)  # all of them
         assert len(sample["degradations"].split(",")) == 1 and not torch.equal(sample["lq"], sample["gt"])
 
 
 def test_numeric_prompts_state_the_strength_the_image_has(corpus) -> None:
     mixture = _mixture(corpus, numeric=1.0, strengths={"denoise": [5, 75]})
-    reader = PromptReader(corpus.lexicon)
+    reader = PromptParser(corpus.lexicon)
     sigmas = []
     for index in range(0, 30, 3):  # the denoise samples
         sample = mixture[index]
-        stated = reader.read(sample["prompt"]).removed["denoise"]
+        stated = reader.parse(sample["prompt"]).removed["denoise"]
         measured = float((sample["lq"] - sample["gt"]).std()) * 255
         assert stated == round(stated) and abs(measured - stated) < 0.2 * stated + 1.5, sample["prompt"]
         sigmas.append(stated)
@@ -109,10 +117,10 @@ def test_shares_out_of_range_are_refused(corpus) -> None:
 
 def test_an_understated_strength_leaves_the_rest_of_the_noise_in_the_target(corpus) -> None:
     mixture = _understated_noise(corpus)
-    reader = PromptReader(corpus.lexicon)
+    reader = PromptParser(corpus.lexicon)
     for index in range(10):
         sample = mixture[index]
-        stated = reader.read(sample["prompt"]).removed["denoise"]
+        stated = reader.parse(sample["prompt"]).removed["denoise"]
         true, left = (float(x.std()) * 255 for x in (sample["lq"], sample["gt"]))  # a flat image: all noise
         assert abs(float((sample["lq"] - sample["gt"]).std()) * 255 - stated) < 0.15 * stated + 1.0
         assert abs(true - stated - left) < 0.1 * true + 1.0, (true, stated, left)  # sigma 25, "10": 15 left
@@ -137,7 +145,7 @@ def test_targets_say_what_is_left_once_the_named_degradations_are_gone(corpus) -
     cleaned = 0
     for index in range(30):
         sample = mixture[index]
-        named, present = sample["named"].split(","), sample["degradations"].split(",")
+        named, present = _named(sample), sample["degradations"].split(",")
         left = [task for task in present if task not in named]
         assert sample["target_present"].tolist() == [float(task in left) for task in TASKS]
         for position, task in enumerate(TASKS):
@@ -151,10 +159,10 @@ def test_targets_say_what_is_left_once_the_named_degradations_are_gone(corpus) -
 
 def test_an_understated_target_keeps_the_rest_of_the_strength(corpus) -> None:
     mixture = _understated_noise(corpus)
-    reader = PromptReader(corpus.lexicon)
+    reader = PromptParser(corpus.lexicon)
     for index in range(10):
         sample = mixture[index]
-        stated = reader.read(sample["prompt"]).removed["denoise"]
+        stated = reader.parse(sample["prompt"]).removed["denoise"]
         true = float(sample["strength"][0])
         if stated < true:
             assert sample["target_present"].tolist() == [1.0]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from tpir.evaluation.collect import main
+from tpir.cli.collect import main
 from tpir.evaluation.scores import OTHER_TASK, scores_from_metrics
 
 

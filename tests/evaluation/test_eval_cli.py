@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tpir.evaluation.cli import evaluate, write_results
-from tpir.inference.model import Restorer, model_config
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.cli.eval import score, write_results
+from tpir.inference.restorer import Restorer
 from tpir.models.guidance import TaskEmbeddingGuidance
 from tpir.notebook import TINY_BACKBONE, tiny_model
 
@@ -22,7 +21,7 @@ def eval_config(compose_eval_config):
 
 def test_eval_writes_table1_for_every_bundled_set(eval_config, tmp_path: Path, model_folder: Path) -> None:
     cfg = eval_config(f"model_dir={model_folder}", "protocol=full", f"report_dir={tmp_path / 'report'}")
-    results = evaluate(cfg)
+    results = score(cfg)
     text = write_results(results, tmp_path / "eval")
 
     assert [s["name"] for s in results["sets"]] == [
@@ -51,7 +50,7 @@ def test_eval_writes_table1_for_every_bundled_set(eval_config, tmp_path: Path, m
 
 def test_wrong_prompts_add_the_output_vs_input_row(eval_config, model_folder: Path) -> None:
     cfg = eval_config(f"model_dir={model_folder}", "prompts=wrong")
-    rows = evaluate(cfg)["table"]["rows"]
+    rows = score(cfg)["table"]["rows"]
     assert rows[-1][0] == "tpir (tiny_model0): PSNR(output, input)"
     assert all(float(value) > 10 for value in rows[-1][1:])
 
@@ -59,30 +58,29 @@ def test_wrong_prompts_add_the_output_vs_input_row(eval_config, model_folder: Pa
 def test_fixed_prompts_need_a_sentence(eval_config, model_folder: Path) -> None:
     cfg = eval_config(f"model_dir={model_folder}", "prompts=fixed")
     with pytest.raises(Exception, match="sentence"):
-        evaluate(cfg)
+        score(cfg)
 
 
 def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(eval_config, tmp_path: Path) -> None:
     text_model = tiny_model()
     guidance = TaskEmbeddingGuidance(["denoise", "derain"], dim=4)
-    provenance = {"checkpoint": None, "global_step": 0}
-    config = model_config(["denoise", "derain"], TINY_BACKBONE, guidance, text_model.reader, provenance)
-    backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=4)
-    model = Restorer(config, backbone, guidance, text_model.reader, text_model.centroids)
+    model = Restorer.assemble(
+        ["denoise", "derain"], TINY_BACKBONE, guidance, text_model.text_encoder, text_model.centroids
+    )
     folder = model.save_pretrained(tmp_path / "onehot")
 
-    results = evaluate(eval_config(f"model_dir={folder}"))
+    results = score(eval_config(f"model_dir={folder}"))
     assert {s["task"] for s in results["sets"]} == {"denoise", "derain"}  # dehaze: not its task
     # The random prompts of a set name its task, so the model is given that task, whatever the
     # tiny random encoder understands the sentence as.
     loaded = Restorer.from_pretrained(folder)
     derain_prompt = "please wipe out the rain"
     torch.testing.assert_close(
-        loaded.read_prompt(derain_prompt, "derain").z, guidance.embedding.weight[1:2].detach()
+        loaded.interpret(derain_prompt, "derain").z, guidance.embedding.weight[1:2].detach()
     )
 
 
 def test_a_missing_model_folder_says_where_a_model_comes_from(eval_config, tmp_path: Path) -> None:
     cfg = eval_config(f"model_dir={tmp_path / 'nothing'}")
     with pytest.raises(ValueError, match=r"nothing does not exist; pass model_dir=.*set TPIR_MODEL"):
-        evaluate(cfg)
+        score(cfg)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tpir.evaluation.cli import evaluate
-from tpir.inference.export import main as export_main
-from tpir.train import train
+from tpir.cli.eval import score
+from tpir.cli.export import main as export_main
+from tpir.cli.train import train
 
 
 @pytest.mark.slow
@@ -25,7 +25,7 @@ def test_training_test_scores_equal_tpir_eval_on_the_same_checkpoint(
 
     same = ("data=bundled", "data.test_levels.denoise=[25]", "protocol=paper", "prompts=random", "seed=0")
     for source in (f"ckpt_path={checkpoint}", f"model_dir={tmp_path / 'model'}"):
-        results = evaluate(compose_eval_config(*same, source))
+        results = score(compose_eval_config(*same, source))
         sets = {s["name"]: s for s in results["sets"]}
         assert set(sets) == {"bundled_denoise_sigma25", "bundled_derain", "bundled_dehaze"}
         for name, scores in sets.items():

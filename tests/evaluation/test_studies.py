@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tpir.data.datamodule import DataCatalog, bundled_catalog
-from tpir.data.datasets import ImageBank, SyntheticPairs
+from tpir.cli.eval import score, write_results
+from tpir.data.catalogs import DataCatalog, bundled_catalog
 from tpir.data.degradations import NoiseParams
-from tpir.evaluation.cli import evaluate, write_results
+from tpir.data.images import ImageBank
+from tpir.data.sources import SyntheticPairs
 from tpir.evaluation.studies import (
     DEFAULT_SWEEPS,
     StrengthSweep,
@@ -97,10 +98,10 @@ def test_tpir_eval_runs_the_composite_study(
     eval_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        "tpir.evaluation.cli.composite_sets",
+        "tpir.evaluation.evaluate.composite_sets",
         lambda catalog, tasks, seed: composite_sets(_small_catalog(), tasks, seed=seed),
     )
-    results = evaluate(eval_config("study=composite"))
+    results = score(eval_config("study=composite"))
     assert len(results["rows"]) == 4 + 8  # derain + noise; the clean set with noise, rain and haze
     text = write_results(results, tmp_path / "out")
     assert "study=composite" in text and "| small_haze+rain+noise | remove all degradation |" in text
@@ -110,8 +111,8 @@ def test_the_strength_study_writes_its_table_and_plot(
     eval_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sweeps = (StrengthSweep("denoise", (25,), (5, 75)), StrengthSweep("derain", (0.6,), (0.3,)))
-    monkeypatch.setattr("tpir.evaluation.cli.DEFAULT_SWEEPS", sweeps)  # the issue's sweeps take minutes
-    results = evaluate(eval_config("study=strength"))
+    monkeypatch.setattr("tpir.evaluation.evaluate.DEFAULT_SWEEPS", sweeps)  # the issue's sweeps take minutes
+    results = score(eval_config("study=strength"))
     rows = results["rows"]
     assert [(r["task"], r["true"], r["prompt"]) for r in rows] == [
         ("denoise", 25, "remove the noise of sigma 5"),
@@ -134,4 +135,4 @@ def test_the_issue_sweeps_cover_the_strengths_it_names() -> None:
 
 def test_an_unknown_study_is_one_sentence(eval_config) -> None:
     with pytest.raises(ValueError, match="study=walk; expected one of composite, strength"):
-        evaluate(eval_config("study=walk"))
+        score(eval_config("study=walk"))

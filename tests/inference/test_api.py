@@ -10,13 +10,13 @@ from PIL import Image
 
 import tpir
 from tpir.data.photos import PhotoError, read_photo
-from tpir.inference.model import PromptWarning
+from tpir.inference.interpretation import PromptWarning
 
 PROMPT = "please remove the rain"
 
 
 @pytest.fixture(scope="module")
-def model(model_folder: Path) -> "tpir.inference.model.Restorer":
+def model(model_folder: Path) -> "tpir.inference.restorer.Restorer":
     return tpir.load(model_folder)
 
 
@@ -76,7 +76,7 @@ def test_tiles_and_one_piece_agree_on_a_large_image(model) -> None:
 
 
 def test_the_prompt_is_read_once_and_bad_input_is_one_sentence(model) -> None:
-    assert model.read_prompt(PROMPT) is model.read_prompt(PROMPT)
+    assert model.interpret(PROMPT) is model.interpret(PROMPT)
     with pytest.raises(ValueError, match="the prompt is empty"):
         model.restore(torch.rand(3, 8, 8), "  ")
     with pytest.raises(PhotoError, match=r"shape \(2, 3, 4, 5\)"):
@@ -88,8 +88,8 @@ def test_the_prompt_is_read_once_and_bad_input_is_one_sentence(model) -> None:
 
 
 def test_a_low_confidence_prompt_gives_a_note_and_a_warning(model) -> None:
-    read = model.read_prompt("make it look like a cat")  # the tiny encoder is never sure of a free prompt
-    assert read.reading.is_doubtful and read.notes[0].startswith(
+    read = model.interpret("make it look like a cat")  # the tiny encoder is never sure of a free prompt
+    assert read.parsed.is_doubtful and read.notes[0].startswith(
         "the prompt is understood with low confidence"
     )
     assert f"note: {read.notes[0]}" in read.summary()
@@ -102,4 +102,4 @@ def test_a_low_confidence_prompt_gives_a_note_and_a_warning(model) -> None:
         warnings.simplefilter("error")  # a prompt read beforehand, or named by words, warns of nothing
         model.restore(image, read)
         model.restore(image, PROMPT)
-        assert model.read_prompt(PROMPT).notes == ()
+        assert model.interpret(PROMPT).notes == ()

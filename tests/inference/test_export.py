@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from tpir.cli.export import main as export_main
+from tpir.cli.train import train
 from tpir.inference.checkpoints import restorer_from_checkpoint
-from tpir.inference.export import main as export_main
-from tpir.inference.model import ModelFolderError, Restorer
-from tpir.models.module import RestorationModule
-from tpir.train import train
+from tpir.inference.folder import ModelFolderError
+from tpir.inference.restorer import Restorer
+from tpir.models.lit_module import RestorationLitModule
 
 STEPS = ("trainer.max_steps=2", "trainer.val_check_interval=2", "degradation=noise_rain")
 PROMPT = "please remove the rain streaks"
@@ -28,7 +29,9 @@ def test_exported_model_restores_like_the_trained_module(
 ) -> None:
     _, checkpoint = trained_run(compose_config, small_restore_run, guidance)
     # The checkpoint alone rebuilds the module: its hyper-parameters are its config, as plain values.
-    module = RestorationModule.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
+    module = RestorationLitModule.load_from_checkpoint(
+        checkpoint, map_location="cpu", weights_only=True
+    ).eval()
     image = torch.rand(1, 3, 37, 45, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = module(image, [PROMPT], torch.tensor([1])).clamp(0, 1)  # task 1: derain
@@ -38,7 +41,7 @@ def test_exported_model_restores_like_the_trained_module(
     loaded = Restorer.from_pretrained(folder, precision="fp32")
     for model in (exported, loaded):
         torch.testing.assert_close(model.restore(image, PROMPT), expected, atol=1e-5, rtol=0)
-        assert model.read_prompt(PROMPT).understanding.category in model.centroids.categories
+        assert model.interpret(PROMPT).match.category in model.centroids.categories
     config = json.loads((folder / "config.json").read_text())
     expected_class = {"text": "TextGuidance", "onehot": "TaskEmbeddingGuidance", "none": "NoGuidance"}
     assert config["guidance"]["class"] == expected_class[guidance] and config["tasks"] == [
@@ -70,7 +73,7 @@ def test_export_refuses_an_encoder_the_run_did_not_use(compose_config, small_res
 def test_export_refuses_a_checkpoint_that_names_foreign_code(compose_config, small_restore_run) -> None:
     _, checkpoint = trained_run(compose_config, small_restore_run, "none")
 
-    for target in ("os.system", "tpir.inference.model.os.system", "tpir.utils.write_text_atomic"):
+    for target in ("os.system", "tpir.inference.folder.os.system", "tpir.utils.write_text_atomic"):
 
         def foreign(hparams: dict, target: str = target) -> None:
             hparams["optimizer"]["_target_"] = target

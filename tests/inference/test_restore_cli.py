@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+from tpir.cli.restore import main
 from tpir.data.photos import Photo, read_photo, write_photo
-from tpir.inference.model import Restorer
-from tpir.inference.restore import main
+from tpir.inference.restorer import Restorer
 from tpir.inference.tiling import tile_count
 from tpir.metrics.image_quality import psnr
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.backbone import TextGuidedBackbone
 from tpir.text.encoder import TextEncoder
 
 PROMPT = "remove the rain"
@@ -363,16 +363,16 @@ def test_the_prompt_is_encoded_once_for_many_tiles_and_files(
         return original_encode(encoder, prompts, *args, **kwargs)
 
     forwards: list[torch.Tensor] = []
-    original_forward = TextGuidedRestorer.forward
+    original_forward = TextGuidedBackbone.forward
 
     def count_forwards(
-        backbone: TextGuidedRestorer, lq: torch.Tensor, guidance: torch.Tensor
+        backbone: TextGuidedBackbone, lq: torch.Tensor, guidance: torch.Tensor
     ) -> torch.Tensor:
         forwards.append(guidance)
         return original_forward(backbone, lq, guidance)
 
     monkeypatch.setattr(TextEncoder, "encode", count_encodes)
-    monkeypatch.setattr(TextGuidedRestorer, "forward", count_forwards)
+    monkeypatch.setattr(TextGuidedBackbone, "forward", count_forwards)
     sources = [save(pixels(3, seed=seed), tmp_path / f"photo{seed}.png") for seed in range(3)]
     status, out, err = restore(capsys, model_folder, *sources, "--tile", "16", "--overlap", "4")
     assert (status, err) == (0, "")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tpir.inference.model import Restorer
+from tpir.inference.restorer import Restorer
 from tpir.inference.runtime import (
     PrecisionError,
     cast_backbone,
@@ -18,7 +18,7 @@ from tpir.inference.runtime import (
 )
 from tpir.metrics.image_quality import psnr
 from tpir.models.attention import AttentionRecorder
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.backbone import TextGuidedBackbone
 from tpir.notebook import TINY_BACKBONE, tiny_model
 
 PROMPT = "remove the rain"
@@ -57,8 +57,8 @@ def test_bf16_agrees_with_fp32_on_a_tiny_model() -> None:
     image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     full, half = tiny_model(seed=1), tiny_model(seed=1)
     half.set_precision("bf16")
-    z = full.read_prompt(PROMPT).z
-    expected, restored = full(image, z), half(image, z)
+    z = full.interpret(PROMPT).z
+    expected, restored = full(image, z).clamp(0, 1), half(image, z).clamp(0, 1)  # images as restored
     assert restored.dtype == torch.float32
     assert (restored - expected).abs().max().item() <= BF16_MAX_DIFFERENCE
     assert psnr(restored, expected).item() >= BF16_MIN_PSNR
@@ -68,13 +68,13 @@ def test_bf16_agrees_with_fp32_on_a_tiny_model() -> None:
 def test_the_image_skip_stays_in_float32() -> None:
     # An untrained backbone's output convolution is zero: in any precision it must return its input
     # exactly, which a bf16 skip connection would round to 8 bits of mantissa.
-    backbone = cast_backbone(TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=8), torch.bfloat16)
+    backbone = cast_backbone(TextGuidedBackbone(**TINY_BACKBONE, guidance_dim=8), torch.bfloat16)
     image = torch.rand(2, 3, 24, 40, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         restored = backbone(image, torch.randn(2, 8))
     assert restored.dtype == torch.float32
     assert torch.equal(restored, image)
-    assert backbone.guidance.layers[0].weight.dtype == torch.float32  # the text signal stays fp32
+    assert backbone.prompt_projection.layers[0].weight.dtype == torch.float32  # the text signal stays fp32
     assert backbone.patch_embed.weight.dtype == torch.bfloat16
 
 
@@ -90,12 +90,12 @@ def test_a_cast_model_refuses_to_go_back_or_be_saved(tmp_path: Path) -> None:
 
 
 def test_loading_takes_the_precision_asked_for(model_folder: Path) -> None:
-    assert Restorer.from_pretrained(model_folder, precision="fp32").backbone.patch_embed.weight.dtype == (
-        torch.float32
-    )
+    assert Restorer.from_pretrained(
+        model_folder, precision="fp32"
+    ).model.backbone.patch_embed.weight.dtype == (torch.float32)
     loaded = Restorer.from_pretrained(model_folder, precision="bf16")
     assert loaded.precision.name == "bf16"
-    assert loaded.backbone.patch_embed.weight.dtype == torch.bfloat16
+    assert loaded.model.backbone.patch_embed.weight.dtype == torch.bfloat16
 
 
 def test_freed_memory_is_kept_on_glibc() -> None:
@@ -121,8 +121,8 @@ def test_a_onednn_isa_cap_hides_bf16(monkeypatch: pytest.MonkeyPatch, cap: str, 
 def test_a_bf16_model_records_float32_attention() -> None:
     model = tiny_model()
     model.set_precision("bf16")
-    with AttentionRecorder(model.backbone) as recorder:
-        model(torch.rand(1, 3, 32, 32), model.read_prompt(PROMPT).z)
+    with AttentionRecorder(model.model.backbone) as recorder:
+        model(torch.rand(1, 3, 32, 32), model.interpret(PROMPT).z)
     records = [*recorder.channel_attention.values(), *recorder.gates.values(), *recorder.features.values()]
     assert records and all(r.dtype == torch.float32 for r in records)
     assert recorder.features["refinement.0"].numpy().shape[-2:] == (32, 32)  # plots take numpy

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import torch
 
-from tpir.inference.model import Restorer, model_config
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.inference.restorer import Restorer
 from tpir.models.estimator import DegradationEstimator
 from tpir.models.guidance import TextGuidance
 from tpir.notebook import TINY_BACKBONE
@@ -21,9 +20,7 @@ def _steered_model(
     """A tiny random three-task model whose estimator finds each degradation with ``sigmoid(presence_bias)``
     (``order``: its tasks in physical order; empty as in folders exported before it)."""
     torch.manual_seed(0)
-    guidance = TextGuidance(tiny_encoder, corpus, None, read_tasks=TASKS, read_numbers=False)
-    backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=guidance.dim)
-    torch.nn.init.normal_(backbone.output.weight, std=0.01)  # so that restoring changes pixels
+    guidance = TextGuidance(tiny_encoder, corpus, None, parsed_tasks=TASKS, read_numbers=False)
     estimator = DegradationEstimator(TASKS, measured=TASKS, width=4, order=order)
     with torch.no_grad():
         for head, bias in (
@@ -32,17 +29,16 @@ def _steered_model(
         ):
             head[-1].weight.zero_()
             head[-1].bias.fill_(bias)
-    config = model_config(
-        TASKS, TINY_BACKBONE, guidance, tiny_encoder, {"checkpoint": None}, estimator=estimator
-    )
     centroids = corpus_centroids(tiny_encoder, corpus)
-    return Restorer(config, backbone, guidance, tiny_encoder, centroids, estimator)
+    model = Restorer.assemble(TASKS, TINY_BACKBONE, guidance, tiny_encoder, centroids, estimator)
+    torch.nn.init.normal_(model.model.backbone.output.weight, std=0.01)  # so that restoring changes pixels
+    return model
 
 
 def test_the_estimator_travels_with_the_folder(tiny_encoder, corpus, tmp_path: Path) -> None:
     model = _steered_model(tiny_encoder, corpus, presence_bias=4.0)
     loaded = Restorer.from_pretrained(model.save_pretrained(tmp_path / "model"), precision="fp32")
-    assert loaded.config["estimator"] == {
+    assert loaded.config.estimator == {
         "tasks": TASKS,
         "measured": TASKS,
         "width": 4,
@@ -62,7 +58,7 @@ def test_the_stated_number_sets_the_share_of_the_change(tiny_encoder, corpus) ->
         (60, 3 / 1.15),
     ):  # the estimate is 20; 21 is within 15 %
         prompt = f"denoise with sigma {sigma}"
-        backbone = model(image, model.read_prompt(prompt).z)
+        backbone = model(image, model.interpret(prompt).z)
         expected = (image + share * (backbone - image)).clamp(0, 1)
         assert torch.allclose(model.restore(image, prompt), expected, atol=1e-6), sigma
 
@@ -70,7 +66,7 @@ def test_the_stated_number_sets_the_share_of_the_change(tiny_encoder, corpus) ->
 def test_a_blind_prompt_on_an_image_with_nothing_found_leaves_it_as_it_is(tiny_encoder, corpus) -> None:
     model = _steered_model(tiny_encoder, corpus, presence_bias=-6.0)
     image = torch.rand(1, 3, 40, 40)
-    planned = model.plan(image, "remove all degradation")
+    planned = model.plan_for(image, "remove all degradation")
     assert planned.share == 0.0 and planned.found == {}
     ticks = []
     restored = model.restore_tensor(
@@ -87,9 +83,9 @@ def test_a_plan_made_to_be_shown_is_not_made_again(tiny_encoder, corpus, monkeyp
     model = _steered_model(tiny_encoder, corpus, presence_bias=4.0)
     photo = photo_from_array((torch.rand(24, 24, 3) * 255).to(torch.uint8).numpy())
     calls = []
-    measure = model.estimator.forward
-    monkeypatch.setattr(model.estimator, "forward", lambda image: calls.append(1) or measure(image))
-    planned = model.plan(photo.rgb[None], "remove the noise")
+    measure = model.model.estimator.forward
+    monkeypatch.setattr(model.model.estimator, "forward", lambda image: calls.append(1) or measure(image))
+    planned = model.plan_for(photo.rgb[None], "remove the noise")
     shown = model.restore_photo(photo, "remove the noise", planned=planned)
     assert len(calls) == 1
     assert torch.equal(shown.rgb, model.restore_photo(photo, "remove the noise").rgb) and len(calls) == 2
@@ -101,27 +97,27 @@ def test_what_lies_under_a_found_degradation_is_measured_on_the_backbone_s_outpu
     model = _steered_model(tiny_encoder, corpus, presence_bias=4.0)  # every degradation found, always
     image = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
     measured = []
-    measure = model.estimator.forward
+    measure = model.model.estimator.forward
 
     def recorded(view: torch.Tensor, through=None):
         measured.append(view if through is None else through(view))
         return measure(view, through)
 
-    monkeypatch.setattr(model.estimator, "forward", recorded)
-    planned = model.plan(image, "remove all degradation")
+    monkeypatch.setattr(model.model.estimator, "forward", recorded)
+    planned = model.plan_for(image, "remove all degradation")
     # The noise is over the rain and the haze, the rain over the haze: each is removed in turn, from the
     # outermost, and what lies under it measured on the backbone's output.
     assert len(measured) == 3 and torch.equal(measured[0], image)
     for seen, prompt in zip(measured[1:], ("remove the noise", "remove the rain and the noise"), strict=True):
-        assert torch.allclose(seen, model(image, model.read_prompt(prompt).z), atol=1e-6), prompt
+        assert torch.allclose(seen, model(image, model.interpret(prompt).z).clamp(0, 1), atol=1e-6), prompt
     assert planned.share == 1.0 and set(planned.found) == set(TASKS)
     measured.clear()
-    model.plan(image, "remove the noise")  # found, with nothing over it: measured once
+    model.plan_for(image, "remove the noise")  # found, with nothing over it: measured once
     assert len(measured) == 1
     old = _steered_model(tiny_encoder, corpus, presence_bias=4.0, order=())  # exported before the order
     calls = []
-    measure_old = old.estimator.forward
+    measure_old = old.model.estimator.forward
     monkeypatch.setattr(
-        old.estimator, "forward", lambda view, through=None: calls.append(through) or measure_old(view)
+        old.model.estimator, "forward", lambda view, through=None: calls.append(through) or measure_old(view)
     )
-    assert old.plan(image, "remove all degradation").share == 1.0 and calls == [None]  # measured once
+    assert old.plan_for(image, "remove all degradation").share == 1.0 and calls == [None]  # measured once

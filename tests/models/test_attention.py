@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from tpir.models.attention import AttentionRecorder, list_blocks, prompt_response_maps, response_map
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.backbone import TextGuidedBackbone
 from tpir.models.blocks import IMTA, ITBlock
 from tpir.models.fusion import TextFusion
 
@@ -13,9 +13,9 @@ def _randn(*shape: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
-def _tiny_model(guidance_dim: int | None = GUIDANCE_DIM) -> TextGuidedRestorer:
+def _tiny_model(guidance_dim: int | None = GUIDANCE_DIM) -> TextGuidedBackbone:
     torch.manual_seed(0)
-    model = TextGuidedRestorer(
+    model = TextGuidedBackbone(
         dim=8,
         num_blocks=[1, 1, 1, 1],
         heads=[1, 2, 4, 8],
@@ -31,11 +31,11 @@ def _tiny_model(guidance_dim: int | None = GUIDANCE_DIM) -> TextGuidedRestorer:
 
 
 @pytest.fixture
-def model() -> TextGuidedRestorer:
+def model() -> TextGuidedBackbone:
     return _tiny_model()
 
 
-def test_recorder_captures_one_softmax_map_per_attention(model: TextGuidedRestorer) -> None:
+def test_recorder_captures_one_softmax_map_per_attention(model: TextGuidedBackbone) -> None:
     with AttentionRecorder(model) as recorder:
         model(torch.rand(2, 3, 16, 16), _randn(2, GUIDANCE_DIM))
     attentions = {name: m for name, m in model.named_modules() if isinstance(m, IMTA)}
@@ -48,7 +48,7 @@ def test_recorder_captures_one_softmax_map_per_attention(model: TextGuidedRestor
         assert torch.allclose(maps.sum(dim=-1), torch.ones(maps.shape[:-1]), atol=1e-5)
 
 
-def test_recorder_captures_gates_modulation_and_block_outputs(model: TextGuidedRestorer) -> None:
+def test_recorder_captures_gates_modulation_and_block_outputs(model: TextGuidedBackbone) -> None:
     with AttentionRecorder(model) as recorder:
         model(torch.rand(2, 3, 12, 20), _randn(2, GUIDANCE_DIM))
     fusions = {name: m for name, m in model.named_modules() if isinstance(m, TextFusion)}
@@ -81,7 +81,7 @@ def test_recorded_gate_and_modulation_match_hand_computation() -> None:
     assert torch.equal(recorder.features[""], out.detach())
 
 
-def test_recording_changes_no_output_and_leaves_no_hooks(model: TextGuidedRestorer) -> None:
+def test_recording_changes_no_output_and_leaves_no_hooks(model: TextGuidedBackbone) -> None:
     lq, z = torch.rand(2, 3, 16, 16), _randn(2, GUIDANCE_DIM)
     expected = model(lq, z)
     parameters = sum(p.numel() for p in model.parameters())
@@ -93,13 +93,13 @@ def test_recording_changes_no_output_and_leaves_no_hooks(model: TextGuidedRestor
     assert sum(p.numel() for p in model.parameters()) == parameters
 
 
-def test_hooks_are_removed_when_the_forward_fails(model: TextGuidedRestorer) -> None:
+def test_hooks_are_removed_when_the_forward_fails(model: TextGuidedBackbone) -> None:
     with pytest.raises(ValueError, match="guidance"), AttentionRecorder(model):
         model(torch.rand(1, 3, 8, 8), None)
     assert all(not m._forward_hooks for m in model.modules())
 
 
-def test_different_prompts_give_different_gates(model: TextGuidedRestorer) -> None:
+def test_different_prompts_give_different_gates(model: TextGuidedBackbone) -> None:
     lq = torch.rand(1, 3, 16, 16)
     records = []
     for seed in (1, 2):
@@ -122,7 +122,7 @@ def test_a_model_without_guidance_records_attention_but_no_fusion() -> None:
     assert len(recorder.channel_attention) == len(list_blocks(model)) == 8
 
 
-def test_recorder_keeps_only_the_chosen_blocks(model: TextGuidedRestorer) -> None:
+def test_recorder_keeps_only_the_chosen_blocks(model: TextGuidedBackbone) -> None:
     with AttentionRecorder(model, blocks=["decoder_level2.0"]) as recorder:
         model(torch.rand(1, 3, 8, 8), _randn(1, GUIDANCE_DIM))
     assert list(recorder.features) == ["decoder_level2.0"]
@@ -142,7 +142,7 @@ def test_response_map_matches_hand_computation() -> None:
 
 @pytest.mark.parametrize("block", ["encoder_level1.0", "encoder_level3.0"])
 def test_prompt_response_maps_cover_the_image_and_differ_by_prompt(
-    model: TextGuidedRestorer, block: str
+    model: TextGuidedBackbone, block: str
 ) -> None:
     image = torch.rand(1, 3, 13, 10)
     prompts = {"rain": _randn(1, GUIDANCE_DIM, seed=1), "haze": _randn(1, GUIDANCE_DIM, seed=2)}
@@ -154,7 +154,7 @@ def test_prompt_response_maps_cover_the_image_and_differ_by_prompt(
     assert not torch.allclose(maps["rain"], maps["haze"])
 
 
-def test_prompt_response_maps_refuse_bad_inputs(model: TextGuidedRestorer) -> None:
+def test_prompt_response_maps_refuse_bad_inputs(model: TextGuidedBackbone) -> None:
     z = {"rain": _randn(1, GUIDANCE_DIM)}
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         prompt_response_maps(model, torch.rand(2, 3, 8, 8), z, "encoder_level1.0")

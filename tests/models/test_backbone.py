@@ -1,28 +1,28 @@
 import pytest
 import torch
 
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.backbone import TextGuidedBackbone
 
 GUIDANCE_DIM = 16
 TINY = {"dim": 8, "num_blocks": (1, 1, 1, 1), "heads": (1, 1, 2, 2), "num_refinement": 1, "guidance_width": 8}
 
 
-def _tiny(guidance_dim: int | None = GUIDANCE_DIM) -> TextGuidedRestorer:
+def _tiny(guidance_dim: int | None = GUIDANCE_DIM) -> TextGuidedBackbone:
     torch.manual_seed(0)
-    return TextGuidedRestorer(**TINY, guidance_dim=guidance_dim)
+    return TextGuidedBackbone(**TINY, guidance_dim=guidance_dim)
 
 
 def _rand(*shape: int, seed: int = 0) -> torch.Tensor:
     return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
 
 
-def _guidance(model: TextGuidedRestorer, batch: int, seed: int = 0) -> torch.Tensor | None:
+def _guidance(model: TextGuidedBackbone, batch: int, seed: int = 0) -> torch.Tensor | None:
     if model.guidance_dim is None:
         return None
     return torch.randn(batch, model.guidance_dim, generator=torch.Generator().manual_seed(seed))
 
 
-def _perturb_output(model: TextGuidedRestorer) -> None:
+def _perturb_output(model: TextGuidedBackbone) -> None:
     """Give the zero-initialised output conv small random values, so the body reaches the output."""
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -60,7 +60,7 @@ def test_guidance_steers_the_output() -> None:
 
 
 def test_unguided_model_has_no_guidance_and_is_deterministic() -> None:
-    def names(model: TextGuidedRestorer) -> list[str]:
+    def names(model: TextGuidedBackbone) -> list[str]:
         return [name for name, _ in model.named_parameters() if "fusion" in name or "guidance" in name]
 
     assert names(_tiny()), "the guided model should own fusion and guidance parameters"
@@ -82,7 +82,7 @@ def test_every_parameter_gets_a_gradient(guidance_dim: int | None) -> None:
 
 
 def test_paper_size_parameter_count() -> None:
-    model = TextGuidedRestorer(guidance_dim=384)
+    model = TextGuidedBackbone(guidance_dim=384)
     count = sum(param.numel() for param in model.parameters() if param.requires_grad)
     assert 35_000_000 < count < 45_000_000
 
@@ -104,23 +104,21 @@ def test_bad_guidance_is_refused() -> None:
     lq = _rand(2, 3, 8, 8)
     with pytest.raises(
         ValueError,
-        match=r"guidance must be prompt embeddings of shape \(B, guidance_dim\)=\(2, 16\), got None",
+        match=r"z must be guidance vectors of shape \(B, guidance_dim\)=\(2, 16\), got None",
     ):
         model(lq)
     with pytest.raises(ValueError, match=r"=\(2, 16\), got \(1, 16\)"):
         model(lq, torch.zeros(1, GUIDANCE_DIM))
     with pytest.raises(ValueError, match=r"=\(2, 16\), got \(2, 15\)"):
         model(lq, torch.zeros(2, GUIDANCE_DIM - 1))
-    with pytest.raises(
-        ValueError, match=r"built without guidance \(guidance_dim=None\), so guidance must be None"
-    ):
+    with pytest.raises(ValueError, match=r"built without guidance \(guidance_dim=None\), so z must be None"):
         _tiny(None)(lq, torch.zeros(2, GUIDANCE_DIM))
 
 
 def test_bad_configurations_are_refused() -> None:
     with pytest.raises(ValueError, match="num_blocks and heads need 4 entries"):
-        TextGuidedRestorer(dim=8, num_blocks=(1, 1, 1))
+        TextGuidedBackbone(dim=8, num_blocks=(1, 1, 1))
     with pytest.raises(
         ValueError, match=r"level 2 has 12 channels \(dim=6 \* 2\), which do not divide by heads=5"
     ):
-        TextGuidedRestorer(dim=6, heads=(1, 5, 1, 1))
+        TextGuidedBackbone(dim=6, heads=(1, 5, 1, 1))

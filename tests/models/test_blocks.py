@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from tpir.models.blocks import IGFN, IMTA, Downsample, ITBlock, LayerNorm2d, Upsample, gate_kernel_size
-from tpir.models.fusion import GuidanceMLP, TextFusion
+from tpir.models.fusion import PromptProjection, TextFusion
 
 
 def _randn(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -82,11 +82,11 @@ def test_text_fusion_matches_equation_5() -> None:
 
 
 def test_guidance_mlp_shape() -> None:
-    assert GuidanceMLP(16, 8)(_randn(3, 16)).shape == (3, 8)
+    assert PromptProjection(16, 8)(_randn(3, 16)).shape == (3, 8)
 
 
 def test_guidance_mlp_standardises_its_input_with_the_given_statistics() -> None:
-    mlp = GuidanceMLP(4, 8)
+    mlp = PromptProjection(4, 8)
     # Embeddings with a large shared component, as mean-pooled sentence embeddings have.
     embeddings = 5.0 + 0.1 * _randn(50, 4)
     z = embeddings[:3]

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from tpir.models.blocks import ITBlock
-from tpir.models.module import compile_mode
+from tpir.models.lit_module import compile_mode
 
 CHANNELS, GUIDANCE = 8, 16
 

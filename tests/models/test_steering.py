@@ -8,36 +8,39 @@ import torch
 from tpir.models.estimator import WINDOW, DegradationEstimator, Estimate
 from tpir.models.steering import ABSENT, FOUND, number_share, plan, presence_share, steer
 from tpir.text.corpus import InstructionCorpus
-from tpir.text.reading import PromptReader
+from tpir.text.parsing import PromptParser
 
 TASKS = ["denoise", "derain", "dehaze"]
 INNERMOST_FIRST = ["dehaze", "derain", "denoise"]
+# Every task measured; without and with the physical order (what lets a plan measure hidden layers again).
+ESTIMATOR = DegradationEstimator(TASKS, TASKS, width=4)
+LAYERED = DegradationEstimator(TASKS, TASKS, width=4, order=INNERMOST_FIRST)
 
 
 @pytest.fixture(scope="module")
-def reader() -> PromptReader:
-    return PromptReader(InstructionCorpus.load().lexicon)
+def parser() -> PromptParser:
+    return PromptParser(InstructionCorpus.load().lexicon)
 
 
 def _estimate(presence: list[float], strength: list[float]) -> Estimate:
     return Estimate(torch.tensor([presence]), torch.tensor([strength]))
 
 
-def _plan(reader: PromptReader, prompt: str, estimate: Estimate):
-    return plan(prompt, reader.read(prompt), estimate, TASKS, TASKS, reader.lexicon)
+def _plan(parser: PromptParser, prompt: str, estimate: Estimate):
+    return plan(prompt, parser.parse(prompt), estimate, ESTIMATOR, parser.lexicon)
 
 
-def test_a_prompt_naming_what_is_absent_changes_nothing_and_one_naming_what_is_found_all(reader) -> None:
+def test_a_prompt_naming_what_is_absent_changes_nothing_and_one_naming_what_is_found_all(parser) -> None:
     noisy = _estimate([0.98, 0.01, 0.35], [25.0, 0.0, 0.0])
-    assert _plan(reader, "remove the rain", noisy).share == 0.0
-    assert _plan(reader, "remove the rain and the noise", noisy).share == 1.0
-    assert _plan(reader, "remove the haze", noisy).share == pytest.approx(0.5)  # unsure: half of it
+    assert _plan(parser, "remove the rain", noisy).share == 0.0
+    assert _plan(parser, "remove the rain and the noise", noisy).share == 1.0
+    assert _plan(parser, "remove the haze", noisy).share == pytest.approx(0.5)  # unsure: half of it
 
 
-def test_a_prompt_naming_only_what_the_model_cannot_remove_changes_nothing(reader) -> None:
+def test_a_prompt_naming_only_what_the_model_cannot_remove_changes_nothing(parser) -> None:
     everything = _estimate([0.99, 0.99, 0.99], [25.0, 0.5, 1.0])
-    assert _plan(reader, "sharpen this blurry photo", everything).share == 0.0  # deblur: not its task
-    assert _plan(reader, "remove the blur and the rain", everything).share == 1.0  # the rain it can
+    assert _plan(parser, "sharpen this blurry photo", everything).share == 0.0  # deblur: not its task
+    assert _plan(parser, "remove the blur and the rain", everything).share == 1.0  # the rain it can
 
 
 def test_the_share_rises_with_presence_from_absent_to_found() -> None:
@@ -45,24 +48,24 @@ def test_the_share_rises_with_presence_from_absent_to_found() -> None:
     assert [presence_share(p) for p in presences] == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])
 
 
-def test_a_stated_number_keeps_its_share_of_the_estimated_strength(reader) -> None:
+def test_a_stated_number_keeps_its_share_of_the_estimated_strength(parser) -> None:
     noisy = _estimate([1.0, 0.0, 0.0], [25.0, 0.0, 0.0])
-    shares = [_plan(reader, f"denoise with sigma {sigma}", noisy).share for sigma in (5, 23, 25, 28, 50)]
+    shares = [_plan(parser, f"denoise with sigma {sigma}", noisy).share for sigma in (5, 23, 25, 28, 50)]
     assert shares == pytest.approx([0.2 * 1.15, 1.0, 1.0, 1.0, 2.0 / 1.15])  # 23 and 28: within 15 %
-    assert _plan(reader, "please remove the noise", noisy).share == pytest.approx(1.0)  # no number: all
+    assert _plan(parser, "please remove the noise", noisy).share == pytest.approx(1.0)  # no number: all
     # A number for one of several named degradations cannot be told apart in one change: all of it.
-    assert _plan(reader, "remove the rain and the noise of sigma 5", noisy).share == pytest.approx(1.0)
+    assert _plan(parser, "remove the rain and the noise of sigma 5", noisy).share == pytest.approx(1.0)
 
 
-def test_a_blind_prompt_names_what_is_found_but_the_kept(reader) -> None:
+def test_a_blind_prompt_names_what_is_found_but_the_kept(parser) -> None:
     rainy_noisy = _estimate([0.9, 0.8, 0.1], [15.0, 0.4, 0.0])
-    blind = _plan(reader, "remove all degradation", rainy_noisy)
+    blind = _plan(parser, "remove all degradation", rainy_noisy)
     assert blind.share == 1.0 and blind.prompt == "remove the noise and the rain"
-    assert reader.read(blind.prompt).removes(TASKS) == ["denoise", "derain"]  # read back as named
+    assert parser.parse(blind.prompt).removes(TASKS) == ["denoise", "derain"]  # read back as named
     assert set(blind.found) == {"denoise", "derain"}
-    kept = _plan(reader, "remove everything but keep the grain", rainy_noisy)
+    kept = _plan(parser, "remove everything but keep the grain", rainy_noisy)
     assert kept.prompt == "remove the rain"
-    clean = _plan(reader, "remove all degradation", _estimate([0.1, 0.2, 0.05], [1.0, 0.0, 0.0]))
+    clean = _plan(parser, "remove all degradation", _estimate([0.1, 0.2, 0.05], [1.0, 0.0, 0.0]))
     assert clean.share == 0.0 and clean.found == {}
     assert "found: nothing" in clean.summary("remove all degradation")
 
@@ -79,55 +82,53 @@ class _Uncovered:
         return self.after[prompt]
 
 
-def _replan(reader: PromptReader, prompt: str, estimate: Estimate, after: dict[str, Estimate]):
+def _replan(parser: PromptParser, prompt: str, estimate: Estimate, after: dict[str, Estimate]):
     uncovered = _Uncovered(after)
-    planned = plan(
-        prompt, reader.read(prompt), estimate, TASKS, TASKS, reader.lexicon, uncovered, INNERMOST_FIRST
-    )
+    planned = plan(prompt, parser.parse(prompt), estimate, LAYERED, parser.lexicon, uncovered)
     return planned, uncovered.asked
 
 
-def test_what_lies_under_found_noise_is_measured_again_without_it(reader) -> None:
+def test_what_lies_under_found_noise_is_measured_again_without_it(parser) -> None:
     noisy = _estimate([1.0, 0.45, 0.6], [50.0, 0.3, 1.0])  # rain and haze unsure under the noise
     denoised = {"remove the noise": _estimate([0.0, 0.05, 0.1], [1.0, 0.1, 0.2])}
-    assert _plan(reader, "remove the rain", noisy).share == pytest.approx(0.25 / 0.3)  # measured once
-    wrong, asked = _replan(reader, "remove the rain", noisy, denoised)
+    assert _plan(parser, "remove the rain", noisy).share == pytest.approx(0.25 / 0.3)  # measured once
+    wrong, asked = _replan(parser, "remove the rain", noisy, denoised)
     assert wrong.share == 0.0 and asked == ["remove the noise"]
-    assert _plan(reader, "remove all degradation", noisy).prompt == "remove the noise and the haze"
-    blind, asked = _replan(reader, "remove all degradation", noisy, denoised)
+    assert _plan(parser, "remove all degradation", noisy).prompt == "remove the noise and the haze"
+    blind, asked = _replan(parser, "remove all degradation", noisy, denoised)
     assert blind.prompt == "remove the noise" and blind.share == 1.0 and asked == ["remove the noise"]
     assert set(blind.found) == {"denoise"} and blind.found["denoise"] == pytest.approx((1.0, 50.0))
 
 
-def test_layers_are_uncovered_from_the_outermost_in(reader) -> None:
+def test_layers_are_uncovered_from_the_outermost_in(parser) -> None:
     everything = _estimate([1.0, 0.4, 0.3], [25.0, 0.2, 0.5])
     after = {
         "remove the noise": _estimate([0.0, 0.9, 0.45], [1.0, 0.6, 0.5]),
         "remove the rain and the noise": _estimate([0.0, 0.0, 0.8], [1.0, 0.1, 1.2]),
     }
-    blind, asked = _replan(reader, "remove all degradation", everything, after)
+    blind, asked = _replan(parser, "remove all degradation", everything, after)
     assert asked == ["remove the noise", "remove the rain and the noise"]
-    assert reader.read(blind.prompt).removes(TASKS) == TASKS and blind.share == 1.0
+    assert parser.parse(blind.prompt).removes(TASKS) == TASKS and blind.share == 1.0
     assert blind.found["derain"] == pytest.approx((0.9, 0.6)) and blind.found["dehaze"] == pytest.approx(
         (0.8, 1.2)
     )
     # The rain's strength is measured without the noise over it: 0.3 of 0.6 keeps half of the change.
-    rain, asked = _replan(reader, "remove rain of density 0.3", everything, after)
+    rain, asked = _replan(parser, "remove rain of density 0.3", everything, after)
     assert asked == ["remove the noise"] and rain.share == pytest.approx(number_share(0.5))
 
 
-def test_nothing_is_measured_again_where_it_cannot_change_the_plan(reader) -> None:
+def test_nothing_is_measured_again_where_it_cannot_change_the_plan(parser) -> None:
     noisy = _estimate([1.0, 0.45, 0.6], [50.0, 0.3, 1.0])
     for prompt in ("remove the noise", "remove the rain and the noise", "denoise with sigma 25"):
-        assert _replan(reader, prompt, noisy, {})[1] == [], prompt  # the noise, found, is removed whatever
+        assert _replan(parser, prompt, noisy, {})[1] == [], prompt  # the noise, found, is removed whatever
     hazy = _estimate([0.0, 0.1, 0.9], [1.0, 0.1, 1.0])
     for prompt in ("remove all degradation", "remove the haze", "remove the rain"):
-        assert _replan(reader, prompt, hazy, {})[1] == [], prompt  # nothing found lies over another
+        assert _replan(parser, prompt, hazy, {})[1] == [], prompt  # nothing found lies over another
 
 
-def test_every_naming_prompt_is_read_as_its_categories(reader) -> None:
+def test_every_naming_prompt_is_read_as_its_categories(parser) -> None:
     for names in (["denoise"], ["dehaze", "derain"], TASKS):
-        assert set(reader.read(reader.lexicon.naming_prompt(names)).removes(TASKS)) == set(names)
+        assert set(parser.parse(parser.lexicon.naming_prompt(names)).removes(TASKS)) == set(names)
 
 
 def test_the_share_of_a_number_rises_with_it_and_is_whole_near_the_estimate() -> None:

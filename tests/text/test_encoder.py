@@ -38,11 +38,11 @@ def test_classification_on_a_toy_corpus() -> None:
     embeddings = torch.tensor([[1.0, 0.1], [0.9, -0.1], [0.0, 1.0], [0.1, 0.8]])
     centroids = CategoryCentroids(embeddings, ["rain", "rain", "fog", "fog"])
     assert centroids.predict(torch.tensor([[2.0, 0.3], [-0.1, 3.0]])) == ["rain", "fog"]
-    understood = centroids.understand(torch.tensor([0.2, 5.0]))
+    understood = centroids.match(torch.tensor([0.2, 5.0]))
     assert understood.category == "fog"
     assert 0.5 < understood.confidence <= 1.0
     assert understood.similarities["fog"] > understood.similarities["rain"]
-    undecided = centroids.understand(torch.tensor([1.0, 1.0]))
+    undecided = centroids.match(torch.tensor([1.0, 1.0]))
     assert undecided.confidence < understood.confidence
 
 

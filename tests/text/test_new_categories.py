@@ -4,7 +4,7 @@ import pytest
 
 from tpir.text.corpus import InstructionCorpus, normalise
 from tpir.text.encoder import PromptError
-from tpir.text.reading import PromptReader
+from tpir.text.parsing import PromptParser
 
 NEW = ("deblur", "dejpeg", "lowlight")
 
@@ -15,8 +15,8 @@ def corpus() -> InstructionCorpus:
 
 
 @pytest.fixture(scope="module")
-def reader(corpus: InstructionCorpus) -> PromptReader:
-    return PromptReader(corpus.lexicon)
+def parser(corpus: InstructionCorpus) -> PromptParser:
+    return PromptParser(corpus.lexicon)
 
 
 @pytest.mark.parametrize("category", NEW)
@@ -31,10 +31,10 @@ def test_each_new_category_has_enough_sentences_in_disjoint_splits(
 
 @pytest.mark.parametrize("category", NEW)
 def test_the_lexicon_reads_the_test_sentences_of_each_new_category(
-    corpus: InstructionCorpus, reader: PromptReader, category: str
+    corpus: InstructionCorpus, parser: PromptParser, category: str
 ) -> None:
     sentences = corpus.sentences("test", category)
-    right = [s for s in sentences if set(reader.read(s).removes(corpus.task_categories)) == {category}]
+    right = [s for s in sentences if set(parser.parse(s).removes(corpus.task_categories)) == {category}]
     assert len(right) >= 0.95 * len(sentences), sorted(set(sentences) - set(right))
 
 
@@ -48,10 +48,10 @@ def test_the_lexicon_reads_the_test_sentences_of_each_new_category(
     ],
 )
 def test_a_filled_template_gives_its_number(
-    corpus: InstructionCorpus, reader: PromptReader, category: str, template: str, written: str, number: float
+    corpus: InstructionCorpus, parser: PromptParser, category: str, template: str, written: str, number: float
 ) -> None:
     assert template in corpus.templates("train", category)
-    assert reader.read(template.replace("{n}", written)).removed == {category: pytest.approx(number)}
+    assert parser.parse(template.replace("{n}", written)).removed == {category: pytest.approx(number)}
 
 
 @pytest.mark.parametrize(
@@ -72,18 +72,18 @@ def test_a_filled_template_gives_its_number(
     ],
 )
 def test_a_number_out_of_range_is_refused_with_the_range(
-    reader: PromptReader, prompt: str, message: str
+    parser: PromptParser, prompt: str, message: str
 ) -> None:
     with pytest.raises(PromptError, match=message):
-        reader.read(prompt)
+        parser.parse(prompt)
 
 
 def test_compound_prompts_name_a_new_and_an_old_degradation(
-    corpus: InstructionCorpus, reader: PromptReader
+    corpus: InstructionCorpus, parser: PromptParser
 ) -> None:
     for names in (("deblur", "denoise"), ("dejpeg", "denoise"), ("denoise", "lowlight")):
         for split, least in (("train", 4), ("test", 2)):
             sentences = corpus.compounds(split, names)
             assert len(sentences) >= least
             for sentence in sentences:
-                assert set(reader.read(sentence).removes(corpus.task_categories)) == set(names), sentence
+                assert set(parser.parse(sentence).removes(corpus.task_categories)) == set(names), sentence

@@ -2,8 +2,8 @@
 
 The strings are hypothesis's unicode text (control characters included), long text, and phrases of
 lexicon words with odd numbers ("sigma 1e309", "nan", "-5", 400 nines). They go through the path of
-``tpir-restore`` (``Restorer.read_prompt``) of a model that reads prompts by lexicon for display
-(``tiny_model``) and of one trained to read them (``read_tasks``), and through ``PromptReader.read``.
+``tpir-restore`` (``Restorer.interpret``) of a model that reads prompts by lexicon for display
+(``tiny_model``) and of one trained to read them (``parsed_tasks``), and through ``PromptParser.read``.
 The same strings on every run (``derandomize``).
 """
 
@@ -17,16 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tpir.data.tasks import TASKS
-from tpir.inference.model import Restorer, model_config
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.inference.restorer import Restorer
 from tpir.models.guidance import TextGuidance
 from tpir.notebook import TINY_BACKBONE, tiny_model
 from tpir.text.classify import CategoryCentroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PromptError
-from tpir.text.reading import PromptReader
+from tpir.text.parsing import PromptParser
 
-EXAMPLES = 500  # per test and model: 2 x 500 through read_prompt, 500 through PromptReader.read
+EXAMPLES = 500  # per test and model: 2 x 500 through interpret, 500 through PromptParser.read
 
 WORDS = [
     *("remove", "the", "rain", "noise", "haze", "fog", "grain", "sigma", "σ", "density"),
@@ -53,12 +52,10 @@ SETTINGS = settings(
 
 def reading_model() -> Restorer:
     """``tiny_model``'s encoder and centroids with a guidance that reads prompts, as a model trained
-    with ``read_tasks`` has (random backbone weights: only the prompt path is used)."""
+    with ``parsed_tasks`` has (random backbone weights: only the prompt path is used)."""
     display = tiny_model()
-    guidance = TextGuidance(display.reader, InstructionCorpus.load(), read_tasks=list(TASKS))
-    backbone = TextGuidedRestorer(**TINY_BACKBONE, guidance_dim=guidance.dim)
-    config = model_config(list(TASKS), TINY_BACKBONE, guidance, display.reader, {"checkpoint": None})
-    return Restorer(config, backbone, guidance, display.reader, display.centroids)
+    guidance = TextGuidance(display.text_encoder, InstructionCorpus.load(), parsed_tasks=list(TASKS))
+    return Restorer.assemble(list(TASKS), TINY_BACKBONE, guidance, display.text_encoder, display.centroids)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -76,17 +73,17 @@ def model(request: pytest.FixtureRequest) -> Restorer:
 
 
 @pytest.fixture(scope="module")
-def reader() -> PromptReader:
+def parser() -> PromptParser:
     corpus = InstructionCorpus.load()
     centroids = CategoryCentroids(torch.eye(len(corpus.categories)), list(corpus.categories))
-    return PromptReader(corpus.lexicon, centroids)
+    return PromptParser(corpus.lexicon, centroids)
 
 
 @SETTINGS
 @given(prompt=prompts)
 def test_the_restore_path_reads_any_text_or_raises_prompt_error(model: Restorer, prompt: str) -> None:
     try:
-        read = model.read_prompt(prompt)
+        read = model.interpret(prompt)
     except PromptError as error:
         assert str(error).strip()
         return
@@ -96,14 +93,14 @@ def test_the_restore_path_reads_any_text_or_raises_prompt_error(model: Restorer,
 
 @SETTINGS
 @given(prompt=prompts)
-def test_the_reader_reads_any_text_or_raises_prompt_error(reader: PromptReader, prompt: str) -> None:
-    embedding = torch.linspace(-1, 1, len(reader.centroids.categories))
+def test_the_reader_reads_any_text_or_raises_prompt_error(parser: PromptParser, prompt: str) -> None:
+    embedding = torch.linspace(-1, 1, len(parser.centroids.categories))
     try:
-        reading = reader.read(prompt, lambda _: embedding)
+        reading = parser.parse(prompt, lambda _: embedding)
     except PromptError as error:
         assert str(error).strip()
         return
     assert 0 <= reading.confidence <= 1
     assert all(number is None or number == number for number in reading.removed.values())  # no NaN
-    reader.doubt(reading)
+    parser.doubt(reading)
     reading.summary()

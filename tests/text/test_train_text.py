@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tpir.text.cli import main as text_cli
+from tpir.cli.text import main as text_cli
+from tpir.cli.train import train
 from tpir.text.encoder import TextEncoder
-from tpir.train import train
 
 
 @pytest.fixture

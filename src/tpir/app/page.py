@@ -18,18 +18,12 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from tpir.data.datamodule import BUNDLED_TEST, bundled_path
+from tpir.data.bundled_photos import BUNDLED_TEST, bundled_path
 from tpir.data.photos import PhotoError, photo_to_pil, read_photo, write_photo
-from tpir.inference.model import (
-    CONFIG_FILE,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE,
-    WEIGHTS_FILE,
-    ModelFolderError,
-    ReadPrompt,
-    Restorer,
-)
-from tpir.inference.restore import output_path
+from tpir.inference.folder import CONFIG_FILE, WEIGHTS_FILE, ModelFolderError
+from tpir.inference.inputs import output_path
+from tpir.inference.interpretation import Interpretation
+from tpir.inference.restorer import DEFAULT_OVERLAP, DEFAULT_TILE, Restorer
 from tpir.inference.tiling import tile_count
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PromptError
@@ -93,11 +87,11 @@ class Restoration:
     file: Path  # the restored photo in the input's own form
 
 
-def understood_text(read: ReadPrompt) -> str:
+def understood_text(read: Interpretation) -> str:
     """What the model read the prompt as, for the page: the reading, its notes, the category cosines."""
     lines = [read.summary().replace("understood", "Understood", 1)]
-    if read.understanding is not None:
-        ranked = sorted(read.understanding.similarities.items(), key=lambda item: -item[1])
+    if read.match is not None:
+        ranked = sorted(read.match.similarities.items(), key=lambda item: -item[1])
         lines.append("Cosine to each category: " + ", ".join(f"{c} {s:.2f}" for c, s in ranked) + ".")
     return "\n\n".join(lines)
 
@@ -127,7 +121,7 @@ def restore_upload(
         raise AppError("Drop or pick a photo first.")
     model = shelf.get(folder)
     try:
-        read = model.read_prompt(prompt)
+        read = model.interpret(prompt)
     except PromptError as error:
         raise AppError(f"The prompt: {error}") from error
     source = Path(upload)
@@ -150,7 +144,7 @@ def restore_upload(
         if progress is not None:
             progress(done, tiles)
 
-    planned = model.plan(photo.rgb[None], read)
+    planned = model.plan_for(photo.rgb[None], read)
     restored = model.restore_photo(photo, read, progress=tick, planned=planned)
     target = output_path(source, Path(tempfile.mkdtemp(dir=out_dir, prefix="restored-")))
     write_photo(restored, target)

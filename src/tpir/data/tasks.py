@@ -1,7 +1,7 @@
 """The restoration tasks, each declared once: everything else (datasets, the benchmark layout, evaluation,
 tables, export, the notebooks) reads these declarations.
 
-A new task is one :class:`Task` (its degradation function and parameter sampler live in
+A new task is one :class:`Task` (its degradation function and parameter sampler live in a module of
 ``tpir.data.degradations`` or anywhere else), sentences of its corpus category, and, for the
 benchmark layout, its folders. Extensions and tests add one with :func:`declare_task`.
 """
@@ -14,28 +14,12 @@ from typing import Any
 
 import torch
 
-from tpir.data.camera import (
-    BlurParams,
-    JpegParams,
-    LowLightParams,
-    add_blur,
-    add_jpeg,
-    add_low_light,
-    sample_blur_params,
-    sample_jpeg_params,
-    sample_low_light_params,
-)
-from tpir.data.degradations import (
-    HazeParams,
-    NoiseParams,
-    RainParams,
-    add_gaussian_noise,
-    add_haze,
-    add_rain_streaks,
-    sample_haze_params,
-    sample_noise_params,
-    sample_rain_params,
-)
+from tpir.data.degradations.blur import BlurParams, add_blur, sample_blur_params
+from tpir.data.degradations.haze import HazeParams, add_haze, sample_haze_params
+from tpir.data.degradations.jpeg import JpegParams, add_jpeg, sample_jpeg_params
+from tpir.data.degradations.lowlight import LowLightParams, add_low_light, sample_low_light_params
+from tpir.data.degradations.noise import NoiseParams, add_gaussian_noise, sample_noise_params
+from tpir.data.degradations.rain import RainParams, add_rain_streaks, sample_rain_params
 
 
 @dataclass(frozen=True)
@@ -46,8 +30,10 @@ class Task:
         name: the task's name in configs (``degradation.tasks``), metric keys, the corpus category of
             its prompts and its test folder ``test/<name>/<set>``.
         degradation: the name of what it removes (``noise``), as prompts and notebooks say it.
-        params: the frozen dataclass of the degradation's parameters; its fields are the keyword
-            arguments of ``degrade``, and its first field is the strength of ``test_level``.
+        params: the frozen dataclass of the degradation's parameters (the declared families' are
+            :class:`~tpir.data.degradations.params.DegradationParams`, whose ``number`` prompts state); its
+            fields are the keyword arguments of ``degrade``, and its first field is the strength of
+            ``test_level``.
         sample_params: draws a ``params`` from a ``torch.Generator``.
         degrade: ``degrade(image, generator=..., **params) -> (degraded, params)``, image (3, H, W) or
             (B, 3, H, W) RGB in [0, 1].

@@ -11,10 +11,8 @@ cell, their average, and an ``Input`` row (the unrestored input's scores). Runs 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +20,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from tpir.evaluation.scores import TEST_SETS_FILE, SetScores, scores_from_metrics
-from tpir.evaluation.tables import average, cell, column_order, column_title, csv_text, markdown, task_title
-from tpir.utils import write_text_atomic
+from tpir.evaluation.tables import average, cell, column_order, column_title, task_title
 
 MISSING = "—"
 
@@ -125,40 +122,3 @@ def sweep_table(runs: Sequence[Run], prefix: str = "test") -> tuple[list[str], l
     for name, run_scores in zip(row_names(runs), scores, strict=True):
         body.append(row(name, {s.name: (s.psnr, s.ssim) for s in run_scores}))
     return header, body
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``tpir-collect``; returns the exit status (2 for a folder without runs)."""
-    parser = argparse.ArgumentParser(
-        prog="tpir-collect", description="Tabulate the runs of a tpir-train sweep in the paper's layout."
-    )
-    parser.add_argument("multirun_dir", type=Path, help="a tpir-train -m folder (outputs/multirun/<time>)")
-    parser.add_argument("--metric-prefix", default="test", help="the scores to read: test (default) or val")
-    parser.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        default=None,
-        help="writes OUT.md and OUT.csv (default MULTIRUN_DIR/collected)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        header, body = sweep_table(find_runs(args.multirun_dir), args.metric_prefix)
-    except CollectError as error:
-        print(f"tpir-collect: {error}", file=sys.stderr)
-        return 2
-    text = markdown(header, [[MISSING if c is None else c for c in row] for row in body])
-    print(text, end="")
-    stem = args.out or args.multirun_dir / "collected"
-    written = [
-        write_text_atomic(stem.with_name(f"{stem.name}.md"), text),
-        write_text_atomic(
-            stem.with_name(f"{stem.name}.csv"), csv_text(header, [[c or "" for c in row] for row in body])
-        ),
-    ]
-    print(f"Wrote {', '.join(map(str, written))}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

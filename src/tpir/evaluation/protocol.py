@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from tpir.data.datamodule import DataCatalog
-from tpir.data.datasets import EvaluationSet
+from tpir.data.catalogs import DataCatalog
+from tpir.data.evaluation_sets import EvaluationSet
 from tpir.data.tasks import TASKS
 from tpir.evaluation.prompts import prompt_pool
 from tpir.evaluation.scores import SetScores
+from tpir.inference.restorer import Restorer
 from tpir.metrics.image_quality import SCORES, restoration_scores
 from tpir.text.corpus import InstructionCorpus
 
@@ -115,3 +116,21 @@ def evaluation_sets(
         for name, (task, source) in catalog.test.items()
         if task in tasks
     ]
+
+
+def restore_with(model: Restorer, prompts_name_the_task: bool) -> Restore:
+    """What :func:`score_sets` calls: the restorer on one whole image (``tpir-eval`` and the stage-2 runner
+    both score through this).
+
+    Args:
+        model: the restorer.
+        prompts_name_the_task: the prompts are of the image's own task (``prompts=random``), so a
+            ``guidance=onehot`` model is given that task, as in training; otherwise (fixed, wrong, blind)
+            it takes the task it understands the prompt as.
+    """
+
+    def restore(lq: torch.Tensor, prompt: str, task: str) -> torch.Tensor:
+        read = model.interpret(prompt, task if prompts_name_the_task else None)
+        return model.restore_tensor(lq, read, tile=None)
+
+    return restore

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from tpir.data.datasets import EvaluationSet
+from tpir.data.evaluation_sets import EvaluationSet
 from tpir.evaluation.protocol import Restore, apply_protocol
 from tpir.evaluation.tables import markdown
 from tpir.utils import atomic_path, write_text_atomic

@@ -1,6 +1,6 @@
 """Scores of test sets: the record one set's evaluation makes, and reading them back from ``metrics.json``.
 
-Training (``fit_restorer``), ``tpir-eval`` and ``tpir-collect`` all speak in :class:`SetScores`.
+Training (``fit_steered_model``), ``tpir-eval`` and ``tpir-collect`` all speak in :class:`SetScores`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class SetScores:
         return {f"{prefix}/{score}/{self.name}": getattr(self, score) for score in SCORES}
 
 
-# Beside metrics.json: the task of each test set, {set name: task} (written by fit_restorer).
+# Beside metrics.json: the task of each test set, {set name: task} (written by fit_steered_model).
 TEST_SETS_FILE = "test_sets.json"
 OTHER_TASK = "other"  # a set whose task is not known (not in test_sets.json, not a task's name)
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
+from tpir.data.catalogs import DataCatalog
 from tpir.data.composite import Stack, physical_order, stack_layers
-from tpir.data.datamodule import DataCatalog
-from tpir.data.datasets import PairSource, SyntheticPairs
 from tpir.data.prompting import pick
+from tpir.data.sources import PairSource, SyntheticPairs
 from tpir.data.tasks import get_task
 from tpir.evaluation.protocol import Restore, apply_protocol
 from tpir.metrics.image_quality import psnr, ssim

@@ -14,11 +14,12 @@ import torch
 from hydra.utils import get_object, instantiate
 from torch.optim.lr_scheduler import LRScheduler
 
-from tpir.inference.model import ModelFolderError, Restorer, first_line, model_config
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.inference.folder import ModelConfig, ModelFolderError, first_line
+from tpir.inference.restorer import Restorer
+from tpir.models.backbone import TextGuidedBackbone
 from tpir.models.estimator import DegradationEstimator
 from tpir.models.guidance import Guidance, TextGuidance
-from tpir.models.module import RestorationModule
+from tpir.models.lit_module import RestorationLitModule
 from tpir.optim import warmup_cosine
 from tpir.text.classify import corpus_centroids
 from tpir.text.corpus import InstructionCorpus
@@ -57,31 +58,35 @@ def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
         raise ModelFolderError(
             f"{checkpoint}: not a tpir stage-2 checkpoint (no state_dict or no model hyper-parameters)."
         )
+    try:
+        refuse_renamed_parts(checkpoint, hparams)
+    except CheckpointError as error:
+        raise ModelFolderError(str(error)) from error
     _check_targets(checkpoint, hparams)
     if isinstance(hparams["guidance"], dict) and "cache_dir" in hparams["guidance"]:
         # A checkpoint does not choose where files are written: embed the corpus afresh, in memory.
         hparams = {**hparams, "guidance": {**hparams["guidance"], "cache_dir": None}}
     try:
-        module = RestorationModule(**{**hparams, "compile": False})
+        module = RestorationLitModule(**{**hparams, "compile": False})
         module.on_load_checkpoint(saved)
         module.load_state_dict(saved["state_dict"])
-        reader = module.guidance.encoder if isinstance(module.guidance, TextGuidance) else None
-        if reader is None and hparams.get("text_encoder"):
-            reader = TextEncoder.from_bundle(instantiate(hparams["text_encoder"]))
+        guidance = module.model.guidance
+        text_encoder = guidance.encoder if isinstance(guidance, TextGuidance) else None
+        if text_encoder is None and hparams.get("text_encoder"):
+            text_encoder = TextEncoder.from_bundle(instantiate(hparams["text_encoder"]))
         centroids = None
-        if reader is not None and hparams.get("corpus"):
-            centroids = corpus_centroids(reader, instantiate(hparams["corpus"]))
+        if text_encoder is not None and hparams.get("corpus"):
+            centroids = corpus_centroids(text_encoder, instantiate(hparams["corpus"]))
     except Exception as error:  # hydra, transformers and torch each raise their own
         raise ModelFolderError(
             f"{checkpoint}: cannot rebuild the model from it ({first_line(error)})."
         ) from error
-    config = model_config(
+    config = ModelConfig.describe(
         tasks=hparams["tasks"],
         backbone={k: v for k, v in hparams["backbone"].items() if not k.startswith("_")},
-        guidance=module.guidance,
-        reader=reader,
+        model=module.model,
+        text_encoder=text_encoder,
         provenance={"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
-        estimator=module.estimator,
         training={
             **{
                 k: hparams[k]
@@ -91,13 +96,23 @@ def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
             "estimator": module.hparams.estimator,
         },
     )
-    return Restorer(config, module.backbone, module.guidance, reader, centroids, module.estimator)
+    return Restorer(config, module.model, text_encoder, centroids)
+
+
+def refuse_renamed_parts(path: Path, hparams: Any) -> None:
+    """Raise CheckpointError, in one sentence, for a checkpoint of a tpir from before its parts were renamed
+    (its backbone is ``TextGuidedRestorer``): its weights have other names than this tpir builds."""
+    if "TextGuidedRestorer" in str(hparams):
+        raise CheckpointError(
+            f"{path}: a checkpoint of an earlier tpir (its backbone is TextGuidedRestorer); export it into a "
+            "model folder with that tpir's tpir-export, whose folders this tpir loads."
+        )
 
 
 def _buildable_from_checkpoints() -> set[Any]:
     """What a checkpoint's hyper-parameters may build: the parts of a stage-2 model, nothing that writes."""
     return {
-        TextGuidedRestorer,
+        TextGuidedBackbone,
         DegradationEstimator,
         *Guidance.kinds().values(),
         TextEncoder.from_bundle,
@@ -114,7 +129,7 @@ def _check_targets(checkpoint: Path, config: Any) -> None:
     """Refuse hyper-parameters that would build anything but a model's parts, torch optimizers and schedules.
 
     Each ``_target_`` is resolved (as Hydra would) and compared by identity: a dotted path that walks
-    through a module's imports (``tpir.inference.model.os.system``) resolves to something else and is
+    through a module's imports (``tpir.inference.folder.os.system``) resolves to something else and is
     refused.
     """
     if isinstance(config, dict):

@@ -5,7 +5,7 @@ AMX or AVX512_BF16, a GPU with bf16 support) and in float32 elsewhere: emulated 
 float32. The choice is printed by the command-line tools and kept on the model (``Restorer.precision``).
 
 In bf16 the whole backbone is cast except the guidance MLP (tiny, and the text signal is worth its
-float32), and the image's global skip connection stays float32 (``TextGuidedRestorer.forward``): bf16
+float32), and the image's global skip connection stays float32 (``TextGuidedBackbone.forward``): bf16
 keeps 8 bits of mantissa, a step of 1/256 near white, so rounding the input image itself would cost
 PSNR on every image.
 """
@@ -133,10 +133,10 @@ def tiles_per_batch(device: torch.device | str) -> int:
 
 
 def cast_backbone(backbone: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """Cast ``backbone`` (a ``TextGuidedRestorer``) to ``dtype``, keeping its guidance MLP in float32."""
+    """Cast ``backbone`` (a ``TextGuidedBackbone``) to ``dtype``, keeping its guidance MLP in float32."""
     backbone.to(dtype)
-    if getattr(backbone, "guidance", None) is not None:
-        backbone.guidance.float()
+    if getattr(backbone, "prompt_projection", None) is not None:
+        backbone.prompt_projection.float()
     return backbone
 
 

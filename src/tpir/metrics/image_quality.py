@@ -32,6 +32,18 @@ def crop_border(image: torch.Tensor, border: int) -> torch.Tensor:
     )
 
 
+def _compared(
+    prediction: torch.Tensor, target: torch.Tensor, y_channel: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pair as scored: checked, the prediction clamped to [0, 1], both in float64 (their luma with
+    ``y_channel``)."""
+    _check_pair(prediction, target)
+    prediction, target = prediction.clamp(0, 1).double(), target.double()
+    if y_channel:
+        prediction, target = rgb_to_y(prediction), rgb_to_y(target)
+    return prediction, target
+
+
 def psnr(
     prediction: torch.Tensor, target: torch.Tensor, crop: int = 0, y_channel: bool = False
 ) -> torch.Tensor:
@@ -46,10 +58,7 @@ def psnr(
     Returns:
         PSNR of each image, (B,).
     """
-    _check_pair(prediction, target)
-    prediction, target = prediction.clamp(0, 1).double(), target.double()
-    if y_channel:
-        prediction, target = rgb_to_y(prediction), rgb_to_y(target)
+    prediction, target = _compared(prediction, target, y_channel)
     error = (crop_border(prediction, crop) - crop_border(target, crop)).pow(2).mean(dim=(1, 2, 3))
     return (10 * torch.log10(1.0 / error.clamp(min=1e-12))).float()
 
@@ -69,10 +78,7 @@ def ssim(
     Returns:
         SSIM of each image, (B,).
     """
-    _check_pair(prediction, target)
-    prediction, target = prediction.clamp(0, 1).double(), target.double()
-    if y_channel:
-        prediction, target = rgb_to_y(prediction), rgb_to_y(target)
+    prediction, target = _compared(prediction, target, y_channel)
     prediction, target = crop_border(prediction, crop), crop_border(target, crop)
     if min(prediction.shape[-2:]) < window:
         raise ValueError(

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from tpir.models.backbone import TextGuidedRestorer
+from tpir.models.backbone import TextGuidedBackbone
 from tpir.models.blocks import IMTA, ITBlock
 from tpir.models.fusion import TextFusion
 
@@ -35,7 +35,7 @@ def _to_cpu(tensor: torch.Tensor) -> torch.Tensor:
 def list_blocks(model: nn.Module) -> list[str]:
     """Names of the model's ITBlocks, as ``model.named_modules()`` gives them.
 
-    That is registration order, which for ``TextGuidedRestorer`` is forward order: encoder levels 1..4,
+    That is registration order, which for ``TextGuidedBackbone`` is forward order: encoder levels 1..4,
     decoder levels 3..1, then refinement.
 
     Args:
@@ -64,7 +64,7 @@ class AttentionRecorder:
         features: ITBlock name -> block output, (B, C, H', W') at the block's (padded) resolution.
 
     Args:
-        model: the module to record, e.g. a ``TextGuidedRestorer``.
+        model: the module to record, e.g. a ``TextGuidedBackbone``.
         blocks: names of the ITBlocks whose outputs to keep in ``features``; None keeps all of them
             (large images make that large: one full feature map per block).
 
@@ -153,7 +153,7 @@ def response_map(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def prompt_response_maps(
-    model: TextGuidedRestorer,
+    model: TextGuidedBackbone,
     image: torch.Tensor,
     guidance_vectors: Mapping[str, torch.Tensor | None],
     block: str,
@@ -183,7 +183,7 @@ def prompt_response_maps(
     if block not in blocks:
         raise ValueError(f"block must be one of list_blocks(model) = {blocks}, got {block!r}.")
     height, width = image.shape[-2:]
-    padded_size = TextGuidedRestorer._pad(image).shape[-2:]
+    padded_size = TextGuidedBackbone._pad(image).shape[-2:]
     maps = {}
     for prompt, z in guidance_vectors.items():
         with AttentionRecorder(model, blocks=[block]) as recorder:

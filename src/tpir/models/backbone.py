@@ -9,14 +9,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from tpir.models.blocks import Downsample, ITBlock, Upsample
-from tpir.models.fusion import GuidanceMLP
+from tpir.models.fusion import PromptProjection
 
 _LEVELS = 4
 # Three 2x downsamplings: the input side must divide by 2 ** 3.
 _SIZE_MULTIPLE = 2 ** (_LEVELS - 1)
 
 
-class TextGuidedRestorer(nn.Module):
+class TextGuidedBackbone(nn.Module):
     """Restormer with semantic guidance injection in every block (TextPromptIR, section 3).
 
     Level ``i`` (1..4) of the encoder works at ``dim * 2 ** (i - 1)`` channels; the decoder mirrors it,
@@ -69,7 +69,9 @@ class TextGuidedRestorer(nn.Module):
             )
 
         c1, c2, c3, c4 = channels
-        self.guidance = None if guidance_dim is None else GuidanceMLP(guidance_dim, guidance_width)
+        self.prompt_projection = (
+            None if guidance_dim is None else PromptProjection(guidance_dim, guidance_width)
+        )
         self.patch_embed = nn.Conv2d(3, c1, kernel_size=3, padding=1, bias=False)
 
         self.encoder_level1 = make_level(c1, heads[0], num_blocks[0])
@@ -96,21 +98,21 @@ class TextGuidedRestorer(nn.Module):
         nn.init.zeros_(self.output.weight)
         nn.init.zeros_(self.output.bias)
 
-    def forward(self, lq: torch.Tensor, guidance: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, lq: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """Restore degraded images.
 
         Args:
             lq: degraded images, (B, 3, H, W), RGB in [0, 1], any H, W >= 1.
-            guidance: prompt embeddings ``Z``, (B, guidance_dim); required iff the model was built with
-                a ``guidance_dim``, and must be None otherwise.
+            z: the guidance vectors ``Z``, (B, guidance_dim); required iff the model was built with a
+                ``guidance_dim``, and must be None otherwise.
 
         Returns:
             Restored images, (B, 3, H, W), RGB, not clamped.
 
         Raises:
-            ValueError: ``lq`` is not (B, 3, H, W), or ``guidance`` does not match ``guidance_dim``.
+            ValueError: ``lq`` is not (B, 3, H, W), or ``z`` does not match ``guidance_dim``.
         """
-        g = self._embed_guidance(lq, guidance)
+        g = self._project(lq, z)
         height, width = lq.shape[-2:]
         x = self._pad(lq)
         # The blocks compute in the weights' dtype (bf16 once cast for inference, see
@@ -137,24 +139,22 @@ class TextGuidedRestorer(nn.Module):
         # Back to plain contiguous (B, 3, H, W), so callers may view() the result.
         return (self.output(dec1).to(x.dtype) + x)[..., :height, :width].contiguous()
 
-    def _embed_guidance(self, lq: torch.Tensor, guidance: torch.Tensor | None) -> torch.Tensor | None:
-        """Check the inputs and map ``Z`` (B, guidance_dim) to ``g`` (B, guidance_width), or None."""
+    def _project(self, lq: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor | None:
+        """Check the inputs and map ``z`` (B, guidance_dim) to ``g`` (B, guidance_width), or None."""
         if lq.ndim != 4 or lq.shape[1] != 3:
             raise ValueError(f"lq must be RGB images of shape (B, 3, H, W), got shape {tuple(lq.shape)}.")
-        if self.guidance is None:
-            if guidance is not None:
+        if self.prompt_projection is None:
+            if z is not None:
                 raise ValueError(
-                    "this model was built without guidance (guidance_dim=None), so guidance must be None, "
-                    f"got shape {tuple(guidance.shape)}."
+                    "this model was built without guidance (guidance_dim=None), so z must be None, "
+                    f"got shape {tuple(z.shape)}."
                 )
             return None
         expected = (lq.shape[0], self.guidance_dim)
-        if guidance is None or tuple(guidance.shape) != expected:
-            got = None if guidance is None else tuple(guidance.shape)
-            raise ValueError(
-                f"guidance must be prompt embeddings of shape (B, guidance_dim)={expected}, got {got}."
-            )
-        return self.guidance(guidance.to(self.guidance.input_mean.dtype))
+        if z is None or tuple(z.shape) != expected:
+            got = None if z is None else tuple(z.shape)
+            raise ValueError(f"z must be guidance vectors of shape (B, guidance_dim)={expected}, got {got}.")
+        return self.prompt_projection(z.to(self.prompt_projection.input_mean.dtype))
 
     @staticmethod
     def _pad(lq: torch.Tensor) -> torch.Tensor:

@@ -50,17 +50,14 @@ class DegradationEstimator(nn.Module):
     It reads the image and its high-pass residual (the image minus its 3x3 mean, amplified by
     :data:`HIGH_PASS_GAIN`: noise lives there, and without it 2000 steps taught the network only the
     prior). Full-resolution 3x3 convolutions, three stride-2 stages, each convolution followed by a
-    GroupNorm and a GELU, in channels-last layout (a training step on 24 crops of 128 pixels took 0.29 s
-    instead of 0.43 on 2 AVX-512 cores); then the mean and standard deviation of the features over the
-    image, beside a few classical whole-image statistics (:func:`image_statistics`: the direction shared
-    by streaks, the dark channel that haze lifts, the noise level). Two two-layer heads read them: one
-    gives each task's presence logit, the other the log of its strength. The strength head reads the
-    features without sending its gradients back: the strength error then cannot crowd out what the
-    features learn for presence, and the strength leans on the statistics. Trained alone for 1800 steps
-    on cpu_prompts' samples, one shared head (the strength error weighed 0.1) found rain in 35-80 % of
-    the first 20 Rain100L images depending on the run; with the two heads, 95 %, and the sigma it read for
-    noise of sigma 25 on 20 CBSD68 images spread over 19.6-25.1 instead of 15.8-30.8. It runs in fp32
-    whatever the autocast around it.
+    GroupNorm and a GELU, in channels-last layout (faster convolutions on CPU); then the mean and
+    standard deviation of the features over the image, beside a few classical whole-image statistics
+    (:func:`image_statistics`: the direction shared by streaks, the dark channel that haze lifts, the
+    noise level). Two two-layer heads read them: one gives each task's presence logit, the other the log
+    of its strength. The strength head reads the features without sending its gradients back: the
+    strength error then cannot crowd out what the features learn for presence, and the strength leans on
+    the statistics (one shared head found rain less reliably and read sigma more loosely). It runs in
+    fp32 whatever the autocast around it.
 
     Args:
         tasks: the tasks, in id order.
@@ -151,9 +148,8 @@ class DegradationEstimator(nn.Module):
 
         The cross-entropy is balanced per task over the batch: its images with the degradation weigh as
         much as those without, so a presence of 0.5 does not depend on how often the training mix has it
-        (composites, hidden layers and the backbone's outputs each change that share). Unbalanced, the
-        estimator of cpu_prompts found rain in 53 % of Rain100L images once the outputs and hidden labels
-        had made rain rarer among its labels; before, 82 %.
+        (composites, hidden layers and the backbone's outputs each change that share); unbalanced, its
+        rain recall fell as those made rain rarer among its labels.
 
         Args:
             image: degraded images, (B, 3, H, W) in [0, 1].

@@ -29,12 +29,12 @@ def gate_kernel_size(channels: int) -> int:
     return size + 1 if size % 2 == 0 else size
 
 
-class GuidanceMLP(nn.Module):
+class PromptProjection(nn.Module):
     """Maps a prompt embedding ``Z`` to the guidance vector ``g`` that every fusion reads.
 
     ``Z`` is first standardised per feature with statistics of the prompts the model is trained on
     (:meth:`set_input_statistics`; identity until set). Mean-pooled sentence embeddings share a large
-    common component (MiniLM's category centroids have cosine 0.93-0.96 to each other), which would
+    common component (the category centroids of MiniLM are close to each other), which would
     otherwise drown the part that tells the tasks apart. The statistics are buffers, so checkpoints
     and exported models carry them.
 

@@ -1,8 +1,8 @@
 """Where the guidance vector Z of each sample comes from (config group ``guidance``).
 
 - ``TextGuidance``: the frozen stage-1 encoder's embedding of the sample's prompt (the method), and, when
-  it reads prompts (``read_tasks``), what the prompt asks for as numbers: per task whether it is removed,
-  the strength stated and whether one was (``tpir.text.reading.instruction_vector``).
+  it reads prompts (``parsed_tasks``), what the prompt asks for as numbers: per task whether it is removed,
+  the strength stated and whether one was (``tpir.text.parsing.instruction_vector``).
 - ``TaskEmbeddingGuidance``: a learned vector per task id (the classic "pick the head" baseline).
 - ``NoGuidance``: nothing; the backbone is built without fusion (the paper's "w.o. SGI").
 
@@ -26,7 +26,7 @@ from tpir.text.classify import CategoryCentroids
 from tpir.text.corpus import BLIND_CATEGORY, InstructionCorpus
 from tpir.text.encoder import TextEncoder
 from tpir.text.lexicon import Lexicon
-from tpir.text.reading import PromptReader, Reading, instruction_vector
+from tpir.text.parsing import ParsedPrompt, PromptParser, instruction_vector
 
 
 class Guidance(nn.Module, metaclass=ABCMeta):
@@ -65,8 +65,8 @@ class TextGuidance(Guidance):
     frozen, lives in its own folder, and would otherwise be copied into every checkpoint.
 
     A mean-pooled embedding hardly moves with a number or a "but keep the grain" (see the note of the
-    prompts issue for the measurement), so with ``read_tasks`` each prompt is also read
-    (:class:`tpir.text.reading.PromptReader`) and Z carries, after the embedding, three numbers per task:
+    prompts issue for the measurement), so with ``parsed_tasks`` each prompt is also read
+    (:class:`tpir.text.parsing.PromptParser`) and Z carries, after the embedding, three numbers per task:
     removed or not, the stated strength over the top of its range, and whether one was stated; with
     ``read_numbers=False`` only the first (a model with a degradation estimator takes the numbers there,
     :mod:`tpir.models.steering`).
@@ -75,10 +75,10 @@ class TextGuidance(Guidance):
         encoder: the (stage-1 fine-tuned) text encoder.
         corpus: the instruction corpus whose sentences are pre-embedded; None encodes every prompt.
         cache_dir: embedding cache folder, or None to skip the disk cache.
-        read_tasks: the tasks whose removal and strength Z states, in id order; None reads nothing.
+        parsed_tasks: the tasks whose removal and strength Z states, in id order; None reads nothing.
         lexicon: the lexicon's plain values (a model folder's); None takes the corpus's.
         categories: the centroid categories (a model folder's); None takes the corpus's.
-        read_numbers: whether Z carries the stated strengths too (with ``read_tasks``).
+        read_numbers: whether Z carries the stated strengths too (with ``parsed_tasks``).
     """
 
     def __init__(
@@ -86,7 +86,7 @@ class TextGuidance(Guidance):
         encoder: TextEncoder,
         corpus: InstructionCorpus | None = None,
         cache_dir: str | Path | None = None,
-        read_tasks: Sequence[str] | None = None,
+        parsed_tasks: Sequence[str] | None = None,
         lexicon: dict[str, Any] | None = None,
         categories: Sequence[str] | None = None,
         read_numbers: bool = True,
@@ -99,20 +99,20 @@ class TextGuidance(Guidance):
         table = embed_cached(encoder, sentences, cache_dir) if sentences else torch.empty(0, encoder.dim)
         self.register_buffer("table", table, persistent=False)
         self.training_rows = 0 if corpus is None else sum(not p.is_template for p in corpus.train)
-        self.read_tasks = list(read_tasks or [])
+        self.parsed_tasks = list(parsed_tasks or [])
         self.read_numbers = read_numbers
-        self.reader: PromptReader | None = None
-        if self.read_tasks:
-            self._set_up_reading(corpus, lexicon, categories)
+        self.parser: PromptParser | None = None
+        if self.parsed_tasks:
+            self._set_up_parsing(corpus, lexicon, categories)
         self._encoded: dict[str, torch.Tensor] = {}
 
-    def _set_up_reading(
+    def _set_up_parsing(
         self,
         corpus: InstructionCorpus | None,
         lexicon: dict[str, Any] | None,
         categories: Sequence[str] | None,
     ) -> None:
-        """The reader, with the category centroids (a buffer: model folders carry them)."""
+        """The prompt parser, with the category centroids (a buffer: model folders carry them)."""
         if corpus is None and (lexicon is None or categories is None):
             raise ValueError("reading prompts needs the corpus, or a model folder's lexicon and categories.")
         self.lexicon = Lexicon.from_dict(lexicon) if lexicon is not None else corpus.lexicon
@@ -125,14 +125,14 @@ class TextGuidance(Guidance):
         else:
             self.categories = list(categories)
             centroids = torch.zeros(len(self.categories), self.encoder.dim)
-        missing = [t for t in self.read_tasks if t not in self.lexicon]
+        missing = [t for t in self.parsed_tasks if t not in self.lexicon]
         if missing:
             raise ValueError(
                 f"the lexicon has no words for {missing}; add them to a corpus folder's lexicon.tsv."
             )
         self.register_buffer("centroids", centroids)
-        self.reader = PromptReader(self.lexicon)
-        self._readings: dict[str, Reading] = {}
+        self.parser = PromptParser(self.lexicon)
+        self._parsed: dict[str, ParsedPrompt] = {}
         self._instructions: dict[str, torch.Tensor] = {}  # instruction_vector of each prompt read
 
     @property
@@ -158,13 +158,13 @@ class TextGuidance(Guidance):
 
     @property
     def dim(self) -> int:
-        return self.encoder.dim + (3 if self.read_numbers else 1) * len(self.read_tasks)
+        return self.encoder.dim + (3 if self.read_numbers else 1) * len(self.parsed_tasks)
 
     def export_arguments(self) -> dict[str, Any]:
-        if not self.read_tasks:
+        if not self.parsed_tasks:
             return {}
         arguments = {
-            "read_tasks": self.read_tasks,
+            "parsed_tasks": self.parsed_tasks,
             "lexicon": self.lexicon.to_dict(),
             "categories": self.categories,
         }
@@ -186,35 +186,35 @@ class TextGuidance(Guidance):
         rows = [self.table[self.rows[p]] if p in self.rows else self._encoded[p].to(device) for p in prompts]
         return torch.stack(rows)
 
-    def read(self, prompt: str, embedding: torch.Tensor | None = None) -> Reading:
+    def parse(self, prompt: str, embedding: torch.Tensor | None = None) -> ParsedPrompt:
         """What ``prompt`` asks for (prompts naming nothing by word are placed by their embedding (D,))."""
-        if self.reader is None:
-            raise ValueError("this guidance reads no prompts (it was built without read_tasks).")
-        if prompt not in self._readings:
+        if self.parser is None:
+            raise ValueError("this guidance reads no prompts (it was built without parsed_tasks).")
+        if prompt not in self._parsed:
             # One row per category is its own centroid; read from the buffer, which a model folder loads. A
             # prompt naming nothing by word is placed among what this model removes, and blind prompts.
             readable = [
-                i for i, c in enumerate(self.categories) if c in self.read_tasks or c == BLIND_CATEGORY
+                i for i, c in enumerate(self.categories) if c in self.parsed_tasks or c == BLIND_CATEGORY
             ]
-            self.reader.centroids = CategoryCentroids(
+            self.parser.centroids = CategoryCentroids(
                 self.centroids.cpu()[readable], [self.categories[i] for i in readable]
             )
 
             def embed(_: str) -> torch.Tensor:
                 return (embedding if embedding is not None else self.embed([prompt])[0]).cpu()
 
-            self._readings[prompt] = self.reader.read(prompt, embed)
-        return self._readings[prompt]
+            self._parsed[prompt] = self.parser.parse(prompt, embed)
+        return self._parsed[prompt]
 
     def forward(self, prompts: Sequence[str], task_ids: torch.Tensor) -> torch.Tensor:
-        """Z of each prompt, (B, dim): its embedding, then (with ``read_tasks``) what it asks for."""
+        """Z of each prompt, (B, dim): its embedding, then (with ``parsed_tasks``) what it asks for."""
         embeddings = self.embed(prompts)
-        if not self.read_tasks:
+        if not self.parsed_tasks:
             return embeddings
         for prompt, embedding in zip(prompts, embeddings, strict=True):
             if prompt not in self._instructions:
                 self._instructions[prompt] = instruction_vector(
-                    self.read(prompt, embedding), self.read_tasks, self.lexicon, self.read_numbers
+                    self.parse(prompt, embedding), self.parsed_tasks, self.lexicon, self.read_numbers
                 )
         instructions = torch.stack([self._instructions[p] for p in prompts])
         return torch.cat([embeddings, instructions.to(embeddings)], dim=-1)

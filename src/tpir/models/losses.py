@@ -30,8 +30,7 @@ def restoration_loss(restored: torch.Tensor, target: torch.Tensor, loss: str = "
     much as the large ones of another (a dark image is far from it), as in a table that averages PSNR
     over sets. It does not suit samples whose target is their input (prompts naming a degradation the
     image lacks, ``datamodule.mix.wrong``): leaving such a sample exactly as it is is worth up to 80 dB,
-    and a backbone so trained learns to change nothing (measured with ``degradation=composite``: outputs
-    within 0.03 dB of their inputs after 1000 steps).
+    and a backbone so trained learns to change nothing.
 
     Args:
         restored: the backbone's outputs, (B, 3, H, W).

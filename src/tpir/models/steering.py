@@ -15,8 +15,7 @@ here, where they can be measured against the image:
   at least :data:`FOUND`) but the kept ones, and the backbone reads "remove the rain and the noise";
   with nothing found, the image is left as it is.
 
-A mean-pooled sentence embedding hardly moves between "sigma 15" and "sigma 50" (cosine 0.93, measured in
-the prompts issue). A number given to the backbone beside Z can only be trained up to the strength there
+A mean-pooled sentence embedding hardly moves between "sigma 15" and "sigma 50". A number given to the backbone beside Z can only be trained up to the strength there
 ("sigma 10" on sigma 25 has a target; "sigma 50" on sigma 25 has none), so it cannot say what a larger
 number means, and "10 of 25" needs the 25 too. Measuring the strength makes the number a ratio with a
 meaning on both sides of the truth.
@@ -29,16 +28,15 @@ from dataclasses import dataclass
 
 import torch
 
-from tpir.models.estimator import Estimate
+from tpir.models.estimator import DegradationEstimator, Estimate
 from tpir.text.lexicon import Lexicon
-from tpir.text.reading import Reading
+from tpir.text.parsing import ParsedPrompt
 
 # A degradation whose presence is at least this is found (what a blind prompt removes).
 FOUND = 0.5
 # A degradation whose presence is at most this is taken as absent: a prompt naming it alone keeps nothing
-# of the change (presence_share). Chosen when the estimator of cpu_prompts gave rain a mean presence of
-# 0.2-0.3 on clean and hazy test images and 0.5 on Rain100L (trained alone: 0.1-0.2 and 0.7); a share
-# equal to the presence kept only half of the deraining of a photo at 0.5.
+# of the change (presence_share): above the presence an estimator reads on images without the
+# degradation, below the one it reads on images with it (the results pages give the figures).
 ABSENT = 0.2
 # A stated number within this fraction of the estimated strength counts as that strength (see
 # number_share). Smaller than the step between neighbouring numbers of the strength sweep (35/25 = 1.4 >
@@ -77,20 +75,19 @@ class Plan:
 
 def plan(
     prompt: str,
-    reading: Reading,
+    reading: ParsedPrompt,
     estimate: Estimate,
-    tasks: Sequence[str],
-    measured: Sequence[str],
+    estimator: DegradationEstimator,
     lexicon: Lexicon,
     remeasure: Callable[[str], Estimate] | None = None,
-    order: Sequence[str] = (),
 ) -> Plan:
-    """The plan for one image (``estimate`` of shape (1, T)) and one prompt (``reading``).
+    """The plan for one image (``estimate`` of shape (1, T), by ``estimator``) and one prompt (``reading``).
 
-    With ``remeasure`` (a prompt -> the estimate of the image after the backbone removes what it names)
-    and ``order`` (the tasks in physical order, innermost first), a degradation the prompt asks about that
-    lies under one that is found is measured again with that one removed (:func:`uncover`).
+    With ``remeasure`` (a prompt -> the estimate of the image after the backbone removes what it names) and
+    an estimator that knows its tasks' physical order, a degradation the prompt asks about that lies under
+    one that is found is measured again with that one removed (:func:`uncover`).
     """
+    tasks, measured, order = estimator.tasks, estimator.measured, estimator.order
     presence = dict(zip(tasks, estimate.presence[0].tolist(), strict=True))
     strength = dict(zip(tasks, estimate.strength[0].tolist(), strict=True))
     if remeasure is not None and set(order) == set(tasks):
@@ -133,12 +130,11 @@ def uncover(
 ) -> None:
     """Measure again, in place, the ``presence`` and ``strength`` of what lies under a found degradation.
 
-    A degradation hides those under it in physical order (noise over rain over haze): cpu_prompts'
-    estimator gave rain of density 1 under noise of sigma 15 a presence of 0.46, and no rain 0.42 (12
-    CBSD68 images), and any noisy image about 0.45 for rain and for haze, the share of noisy training
-    images that have them. Once the noise is removed, the same estimator reads rain as on a clean image.
-    So, while a found degradation lies over one that is ``asked`` about, the outermost of them is removed
-    (with those removed before) and what lies under it is measured on the result: one backbone pass each.
+    A degradation hides those under it in physical order (noise over rain over haze): under noise, an
+    estimator reads rain and haze about as often as noisy training images have them, whatever is there;
+    once the noise is removed, it reads them as on a clean image. So, while a found degradation lies over
+    one that is ``asked`` about, the outermost of them is removed (with those removed before) and what
+    lies under it is measured on the result: one backbone pass each.
 
     A prompt that names a degradation found with nothing found over it keeps all of the change whatever
     the rest, so it is measured once.

@@ -15,7 +15,7 @@ from tpir.text.encoder import TextEncoder
 
 
 @dataclass(frozen=True)
-class Understanding:
+class CategoryMatch:
     """What the model understood a prompt as."""
 
     category: str
@@ -50,12 +50,12 @@ class CategoryCentroids:
         """Nearest category of each embedding (N, D)."""
         return [self.categories[i] for i in self.similarities(embeddings).argmax(dim=-1).tolist()]
 
-    def understand(self, embedding: torch.Tensor) -> Understanding:
+    def match(self, embedding: torch.Tensor) -> CategoryMatch:
         """Nearest category of one embedding (D,), with its confidence."""
         cosine = self.similarities(embedding.reshape(1, -1))[0]
         probabilities = torch.softmax(cosine / self.temperature, dim=-1)
         best = int(probabilities.argmax())
-        return Understanding(
+        return CategoryMatch(
             category=self.categories[best],
             confidence=float(probabilities[best]),
             similarities={c: float(s) for c, s in zip(self.categories, cosine.tolist(), strict=True)},

@@ -9,7 +9,7 @@ words separated by ``|``, ``#`` lines are comments. Kinds:
 - ``range``: the valid strengths, ``low high`` (``0 100`` for sigma on 0-255).
 
 The category ``blind`` lists, as ``noun``, phrases that mean every degradation (``all degradation``).
-The prompt reader (``tpir.text.reading``) finds these words; the prompt writer (``tpir.data.prompting``)
+The prompt parser (``tpir.text.parsing``) finds these words; the prompt writer (``tpir.data.prompting``)
 writes prompts with them.
 """
 

@@ -1,0 +1,173 @@
+"""The prompt grammar: which degradations a prompt removes or keeps, their numbers, and blind mode."""
+
+import pytest
+import torch
+
+from tpir.text.classify import CategoryCentroids
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.encoder import PromptError
+from tpir.text.lexicon import Lexicon, LexiconError
+from tpir.text.parsing import LOW_CONFIDENCE, ParsedPrompt, PromptParser, instruction_vector
+
+TASKS = ["denoise", "derain", "dehaze"]
+
+
+@pytest.fixture(scope="module")
+def parser() -> PromptParser:
+    return PromptParser(InstructionCorpus.load().lexicon)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "removed", "kept"),
+    [
+        ("no need to denoise, just the rain", {"derain": None}, ("denoise",)),
+        ("remove the rain but keep the grain", {"derain": None}, ("denoise",)),
+        ("Leave the noise and clear the fog", {"dehaze": None}, ("denoise",)),
+        ("sigma=25", {"denoise": 25.0}, ()),
+        ("σ 25", {"denoise": 25.0}, ()),
+        ("25 sigma", {"denoise": 25.0}, ()),
+        ("denoise with sigma25 please", {"denoise": 25.0}, ()),
+        ("Remove the rain and the noise.", {"derain": None, "denoise": None}, ()),
+        ("remove rain of density 0.4 and noise of sigma 15", {"derain": 0.4, "denoise": 15.0}, ()),
+        ("rain density 40%", {"derain": 0.4}, ()),
+        ("haze density 1.5, please", {"dehaze": 1.5}, ()),
+        ("I'd like this picture without the grain", {"denoise": None}, ()),
+    ],
+)
+def test_tricky_prompts(parser: PromptParser, prompt: str, removed: dict, kept: tuple) -> None:
+    reading = parser.parse(prompt)
+    assert reading.removed == removed and reading.kept == kept and not reading.blind
+
+
+@pytest.mark.parametrize(
+    ("prompt", "removed", "kept"),
+    [
+        ("deblur with sigma 2", {"deblur": 2.0}, ()),
+        ("sharpen it, σ=3", {"deblur": 3.0}, ()),
+        ("denoise with sigma 2", {"denoise": 2.0}, ()),
+        ("remove the blur of sigma 2 and the noise of sigma 25", {"deblur": 2.0, "denoise": 25.0}, ()),
+        ("remove the noise of sigma 25 and the blur of sigma 2", {"denoise": 25.0, "deblur": 2.0}, ()),
+        ("deblur but keep the grain, sigma 2", {"deblur": 2.0}, ("denoise",)),
+        ("remove the rain, sigma 25", {"derain": None, "denoise": 25.0}, ()),
+    ],
+)
+def test_a_number_name_of_two_categories_goes_to_the_one_the_clause_names(
+    parser: PromptParser, prompt: str, removed: dict, kept: tuple
+) -> None:
+    # "sigma" names noise (0-255) and blur (pixels): the clause's other words say which; alone it is noise.
+    reading = parser.parse(prompt)
+    assert reading.removed == removed and reading.kept == kept
+
+
+def test_a_shared_number_name_out_of_range_names_the_category_it_went_to(parser: PromptParser) -> None:
+    with pytest.raises(
+        PromptError, match="sigma 25 is out of range for deblur: expected a number from 0 to 5"
+    ):
+        parser.parse("deblur with sigma 25")
+
+
+def test_blind_prompts_remove_everything_but_what_they_keep(parser: PromptParser) -> None:
+    assert parser.parse("remove all degradation").removes(TASKS) == TASKS
+    assert parser.parse("remove everything but keep the grain").removes(TASKS) == ["derain", "dehaze"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ("denoise with sigma 300", "sigma 300 is out of range for denoise: expected a number from 0 to 100"),
+        ("remove rain of density 4", "density 4 is out of range for derain: expected a number from 0 to 1"),
+        ("haze thickness 9", "thickness 9 is out of range for dehaze: expected a number from 0 to 3"),
+    ],
+)
+def test_numbers_out_of_range_name_the_valid_range(parser: PromptParser, prompt: str, message: str) -> None:
+    with pytest.raises(PromptError, match=message):
+        parser.parse(prompt)
+
+
+def test_prompts_without_a_word_are_placed_by_their_embedding() -> None:
+    centroids = CategoryCentroids(torch.eye(3), ["denoise", "derain", "blind"])
+    parser = PromptParser(InstructionCorpus.load().lexicon, centroids)
+    reading = parser.parse("shot at ISO 6400, make it nicer", lambda _: torch.tensor([0.55, 0.6, 0.3]))
+    assert reading.removed == {"derain": None} and not reading.by_words and reading.confidence < 1
+    assert parser.parse("fix it", lambda _: torch.tensor([0.0, 0.0, 1.0])).blind
+    assert parser.parse("make it look like a cat").is_empty  # no embedding given: nothing is read
+
+
+def test_two_numbers_give_two_different_strength_inputs() -> None:
+    lexicon = InstructionCorpus.load().lexicon
+    parser = PromptParser(lexicon)
+    low = instruction_vector(parser.parse("denoise with sigma 15"), TASKS, lexicon)
+    high = instruction_vector(parser.parse("denoise with sigma 50"), TASKS, lexicon)
+    free = instruction_vector(parser.parse("remove the noise"), TASKS, lexicon)
+    assert low.tolist() == pytest.approx([1, 0.15, 1, 0, 0, 0, 0, 0, 0])
+    assert high.tolist() == pytest.approx([1, 0.50, 1, 0, 0, 0, 0, 0, 0])
+    assert free.tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 0]  # no number: whatever strength is there
+    blind = instruction_vector(ParsedPrompt(blind=True, kept=("derain",)), TASKS, lexicon)
+    assert blind.tolist() == [1, 0, 0, 0, 0, 0, 1, 0, 0]
+
+
+def test_the_reader_reads_the_bundled_corpus_as_labelled() -> None:
+    corpus = InstructionCorpus.load()
+    parser = PromptParser(corpus.lexicon)
+    checked = 0
+    for prompt in (*corpus.train, *corpus.test):
+        if prompt.is_template or prompt.category == "blind":
+            continue
+        reading = parser.parse(prompt.sentence)
+        if reading.is_empty:
+            continue  # read by embedding, tested with the encoder
+        checked += 1
+        assert set(reading.removes(corpus.task_categories)) == set(prompt.names), prompt
+    assert checked > 200
+
+
+def test_templates_are_read_with_their_number() -> None:
+    corpus = InstructionCorpus.load()
+    parser = PromptParser(corpus.lexicon)
+    numbers = (
+        ("denoise", 35),
+        ("derain", 0.55),
+        ("dehaze", 1.2),
+        ("deblur", 3),
+        ("dejpeg", 30),
+        ("lowlight", 0.35),
+    )
+    for category, number in numbers:
+        for template in corpus.templates("train", category) + corpus.templates("test", category):
+            assert parser.parse(template.replace("{n}", str(number))).removed == {category: number}, template
+
+
+def test_a_lexicon_line_without_three_fields_names_the_line(tmp_path) -> None:
+    path = tmp_path / "lexicon.tsv"
+    path.write_text("denoise\tnoun\tnoise\nderain\tnoun\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"lexicon.tsv:2: expected 'category<TAB>kind<TAB>words'"):
+        Lexicon.from_files([path])
+    path.write_text("denoise\tnumber\tsigma\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="names a number but gives no range"):
+        Lexicon.from_files([path])
+
+
+def test_the_lexicon_survives_a_round_trip_through_plain_values() -> None:
+    lexicon = InstructionCorpus.load().lexicon
+    assert Lexicon.from_dict(lexicon.to_dict()) == lexicon
+
+
+def test_a_prompt_placed_by_little_is_doubted_with_a_plainer_prompt() -> None:
+    centroids = CategoryCentroids(torch.eye(3), ["denoise", "derain", "blind"])
+    parser = PromptParser(InstructionCorpus.load().lexicon, centroids)
+    # Cosines 0.585, 0.574, 0.574 at temperature 0.05: confidence 0.386, just below LOW_CONFIDENCE.
+    vague = parser.parse("make it look like a cat", lambda _: torch.tensor([1.02, 1.0, 1.0]))
+    assert vague.removed == {"denoise": None} and vague.confidence < LOW_CONFIDENCE and vague.is_doubtful
+    assert parser.doubt(vague) == (
+        f"the prompt is understood with low confidence ({vague.confidence:.2f}): none of its words names a "
+        'degradation and its meaning is only weakly nearest to denoise; name what to remove, e.g. "remove the noise".'
+    )
+    vague_blind = parser.parse("do the thing", lambda _: torch.tensor([1.0, 1.0, 1.02]))
+    assert vague_blind.blind and parser.doubt(vague_blind).endswith(
+        'nearest to every degradation (blind); name what to remove, e.g. "remove all degradation".'
+    )
+    clear = parser.parse("make the streaky bits go", lambda _: torch.tensor([0.1, 1.0, 0.1]))
+    assert clear.confidence >= LOW_CONFIDENCE and parser.doubt(clear) is None
+    assert (
+        parser.doubt(ParsedPrompt({"derain": None}, confidence=0.3, by_words=True)) is None
+    )  # words are sure
