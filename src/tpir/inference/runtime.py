@@ -38,7 +38,8 @@ class Precision:
     """The number format chosen for the backbone, and why.
 
     Attributes:
-        name: ``fp32`` or ``bf16``.
+        name: ``fp32`` or ``bf16``; a restorer also knows ``bf16-mixed`` (fp32 weights under bf16
+            autocast, as a run trained in ``bf16-mixed`` computes), which has no single dtype.
         reason: why, for people: e.g. ``auto: this CPU has AMX``.
     """
 

@@ -84,7 +84,8 @@ class SteeredModel(nn.Module):
             prompts: one per image.
             task_ids: (B,), each image's task id (what a one-hot guidance reads).
             restore: the backbone's output for one image and a prompt (default: :meth:`restore_as_written`
-                with that image's task id, clamped); the restorer passes its tiled forward.
+                with that image's task id, clamped); the restorer passes its tiled forward. An image the
+                estimator measures on windows (a large one) is restored window by window for that.
         """
         if self.estimator is None:
             return None

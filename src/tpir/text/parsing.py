@@ -1,4 +1,4 @@
-"""ParsedPrompt a prompt: which degradations it asks to remove, which to keep, their numbers, blind mode.
+"""Parsing a prompt: which degradations it asks to remove, which to keep, their numbers, blind mode.
 
 The grammar is small and written here; the words come from the lexicon (``tpir.text.lexicon``):
 
