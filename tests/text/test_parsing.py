@@ -87,7 +87,7 @@ def test_numbers_out_of_range_name_the_valid_range(parser: PromptParser, prompt:
 def test_prompts_without_a_word_are_placed_by_their_embedding() -> None:
     centroids = CategoryCentroids(torch.eye(3), ["denoise", "derain", "blind"])
     parser = PromptParser(InstructionCorpus.load().lexicon, centroids)
-    reading = parser.parse("shot at ISO 6400, make it nicer", lambda _: torch.tensor([0.55, 0.6, 0.3]))
+    reading = parser.parse("shot at ISO 6400, do something about it", lambda _: torch.tensor([0.55, 0.6, 0.3]))
     assert reading.removed == {"derain": None} and not reading.by_words and reading.confidence < 1
     assert parser.parse("fix it", lambda _: torch.tensor([0.0, 0.0, 1.0])).blind
     assert parser.parse("make it look like a cat").is_empty  # no embedding given: nothing is read
@@ -171,3 +171,79 @@ def test_a_prompt_placed_by_little_is_doubted_with_a_plainer_prompt() -> None:
     assert (
         parser.doubt(ParsedPrompt({"derain": None}, confidence=0.3, by_words=True)) is None
     )  # words are sure
+
+
+@pytest.mark.parametrize(
+    ("prompt", "removed", "kept"),
+    [
+        ("I love the grain, just remove the rain", {"derain": None}, ("denoise",)),
+        ("i love the grain just remove the rain", {"derain": None}, ("denoise",)),
+        ("the fog is intentional, fix the noise", {"denoise": None}, ("dehaze",)),
+        ("the fog is intentional fix the noise", {"denoise": None}, ("dehaze",)),
+        ("the film grain is deliberate", {}, ("denoise",)),
+        ("remove the rain; the blur is an artistic choice", {"derain": None}, ("deblur",)),
+        ("remove the rain the fog is on purpose", {"derain": None}, ("dehaze",)),
+        ("I don't mind the haze, get rid of the streaks", {"derain": None}, ("dehaze",)),
+        ("keep the grain remove the rain", {"derain": None}, ("denoise",)),
+        ("remove the noise without touching the rain", {"denoise": None}, ("derain",)),
+        ("no need for you to remove the grain", {}, ("denoise",)),
+        # Not liked, not intentional: a wish, a comparison, a negation.
+        ("I'd love the rain gone", {"derain": None}, ()),
+        ("i would like the noise removed", {"denoise": None}, ()),
+        ("The picture looks like static on an old television.", {"denoise": None}, ()),
+        ("the noise is not intentional, remove it", {"denoise": None}, ()),
+        ("i like it better without the rain", {"derain": None}, ()),
+    ],
+)
+def test_a_liked_or_intentional_degradation_is_kept(
+    parser: PromptParser, prompt: str, removed: dict, kept: tuple
+) -> None:
+    reading = parser.parse(prompt)
+    assert reading.removed == removed and reading.kept == kept and not reading.blind
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "enhance this photo",
+        "make it look better",
+        "improve the quality",
+        "clean up this picture",
+        "restore this old photo",
+        "fix this image",
+        "can u make this pic nicer",
+        "remove everything except the grain",  # blind, keeping the noise
+    ],
+)
+def test_a_general_request_to_improve_is_blind(parser: PromptParser, prompt: str) -> None:
+    reading = parser.parse(prompt)
+    assert reading.blind and not reading.removed and reading.by_words
+
+
+@pytest.mark.parametrize(
+    ("prompt", "removed"),
+    [
+        ("enhance it by removing the rain", {"derain": None}),
+        ("improve the JPEG quality", {"dejpeg": None}),
+        ("remove JPEG artifacts of quality 20", {"dejpeg": 20.0}),
+        ("restore this old photo, the scratches don't matter, just the noise", {"denoise": None}),
+    ],
+)
+def test_a_request_that_names_a_degradation_removes_only_that(
+    parser: PromptParser, prompt: str, removed: dict
+) -> None:
+    reading = parser.parse(prompt)
+    assert reading.removed == removed and not reading.blind
+
+
+def test_fix_it_alone_is_no_general_request(parser: PromptParser) -> None:
+    # It follows a complaint, often in words the lexicon lacks: the embedding places it.
+    assert parser.parse("too grainy, clean it up").is_empty
+    assert parser.parse("Why is my picture so foggy? Please fix it.").is_empty
+
+
+def test_a_general_request_keeps_what_the_prompt_keeps(parser: PromptParser) -> None:
+    reading = parser.parse("enhance it but leave the fog")
+    assert reading.blind and reading.kept == ("dehaze",)
+    reading = parser.parse("the grain is on purpose, don't fix this photo")  # a request in a keep clause
+    assert not reading.blind and reading.kept == ("denoise",)
