@@ -87,7 +87,9 @@ def test_numbers_out_of_range_name_the_valid_range(parser: PromptParser, prompt:
 def test_prompts_without_a_word_are_placed_by_their_embedding() -> None:
     centroids = CategoryCentroids(torch.eye(3), ["denoise", "derain", "blind"])
     parser = PromptParser(InstructionCorpus.load().lexicon, centroids)
-    reading = parser.parse("shot at ISO 6400, do something about it", lambda _: torch.tensor([0.55, 0.6, 0.3]))
+    reading = parser.parse(
+        "shot at ISO 6400, do something about it", lambda _: torch.tensor([0.55, 0.6, 0.3])
+    )
     assert reading.removed == {"derain": None} and not reading.by_words and reading.confidence < 1
     assert parser.parse("fix it", lambda _: torch.tensor([0.0, 0.0, 1.0])).blind
     assert parser.parse("make it look like a cat").is_empty  # no embedding given: nothing is read
