@@ -249,3 +249,8 @@ def test_a_general_request_keeps_what_the_prompt_keeps(parser: PromptParser) -> 
     assert reading.blind and reading.kept == ("dehaze",)
     reading = parser.parse("the grain is on purpose, don't fix this photo")  # a request in a keep clause
     assert not reading.blind and reading.kept == ("denoise",)
+
+
+def test_a_number_before_any_category_is_a_description_s(parser: PromptParser) -> None:
+    assert parser.parse("my 2 kids on the beach in 2019; remove the noise").removed == {"denoise": None}
+    assert parser.parse("denoise, 25").removed == {"denoise": 25.0}  # after one: that one's number

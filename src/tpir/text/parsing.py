@@ -1,11 +1,11 @@
-"""ParsedPrompt a prompt: which degradations it asks to remove, which to keep, their numbers, blind mode.
+"""Reading a prompt: which degradations it asks to remove, which to keep, their numbers, blind mode.
 
 The grammar is small and written here; the words come from the lexicon (``tpir.text.lexicon``):
 
 1. The prompt is cut into segments at punctuation and at "but", "while", "whereas", "instead", and each
-   segment into parts at "and", "&", "plus", "as well as", "then", "also". A segment that names nothing,
-   such as a description of the scene ("a child on a swing in the park; remove the noise"), changes
-   nothing: the same instruction reads the same with or without one.
+   segment into parts at "and", "&", "plus", "as well as", "then", "also". A segment that names no
+   degradation, such as a description of the scene ("a child on a swing in the park; remove the noise"),
+   changes nothing: the same instruction reads the same with or without one (but see point 4).
 2. A part with a keep cue keeps what it names; a part with a removal verb removes it; any other part does
    what the part before it in the same segment did (removal at the start of a segment): "remove the rain
    and the noise" removes both, "keep the grain and the rain" keeps both, "no need to denoise, just the
@@ -19,7 +19,9 @@ The grammar is small and written here; the words come from the lexicon (``tpir.t
    keep cue is negated by it ("no need to remove the grain").
 3. A part names a category by a noun, verb or number name of the lexicon (longest phrase first); a number
    in a part belongs to the category named nearest to it ("sigma=25", "σ 25" and "25 sigma" all read
-   sigma 25); a number outside the category's range is refused with the range. A phrase that several
+   sigma 25), a number in a part that names none to the category removed last before it ("denoise, 25"),
+   and one before any category to nothing (a description's "my 2 kids on the beach; remove the noise");
+   a number outside the category's range is refused with the range. A phrase that several
    categories list ("sigma": noise and blur) names the one of them that another word of the same part
    names ("deblur with sigma 2"), else the one removed last before it ("deblur, sigma 2"), else the first
    that lists it in the lexicon ("sigma 25" is noise).
@@ -28,7 +30,8 @@ The grammar is small and written here; the words come from the lexicon (``tpir.t
    the quality", "restore this old photo", "fix this image") when the prompt names nothing to remove:
    "enhance it by removing the rain" removes the rain only, and "improve the JPEG quality" names JPEG by
    its number name. Bare "fix it" or "clean it up" is no such request: it follows a complaint that
-   names one degradation, often in words the lexicon lacks ("too grainy, clean it up").
+   names one degradation, often in words the lexicon lacks ("too grainy, clean it up"). A description's
+   words count too: "my restored old car; keep the grain" removes nothing by name and so reads blind.
 5. A prompt that names nothing by word is understood from its embedding: the nearest category centroid
    (this is how free-form prompts such as "Can you make the photo less grey and washed out?" are read);
    its numbers are not read, as nothing ties them to a degradation ("shot at ISO 6400"). When the
@@ -207,7 +210,9 @@ class PromptParser:
         removed: dict[str, float | None] = {}
         kept: list[str] = []
         blind = False
-        numbers_without_category: list[tuple[float, str]] = []
+        # Numbers in no part that names a category, with the category removed last before them: the
+        # first goes to it ("denoise, 25"); one before any (a description's "my 2 kids") goes nowhere.
+        numbers_without_category: list[tuple[float, str, str]] = []
         last_category: str | None = None
         asks_to_improve = False
         for segment in _SEGMENT_BREAK.split(text):
@@ -231,12 +236,14 @@ class PromptParser:
                 for number, name, position in self._numbers(part):
                     owner = _nearest(matches, position)
                     if owner is None:
-                        numbers_without_category.append((number, name))
+                        if last_category is not None:
+                            numbers_without_category.append((number, name, last_category))
                     elif owner.category != BLIND_CATEGORY:
                         removed[owner.category] = self._checked(owner, number, name)
-        if numbers_without_category and last_category is not None and removed.get(last_category) is None:
-            number, name = numbers_without_category[0]
-            removed[last_category] = self._checked(_Match(last_category, 0, 0, None), number, name)
+        if numbers_without_category:
+            number, name, category = numbers_without_category[0]
+            if category in removed and removed[category] is None:
+                removed[category] = self._checked(_Match(category, 0, 0, None), number, name)
         kept = list(dict.fromkeys(c for c in kept if c not in removed))
         blind = blind or (asks_to_improve and not removed)
         if removed or kept or blind or embed is None or self.centroids is None:
