@@ -16,7 +16,9 @@ The grammar is small and written here; the words come from the lexicon (``tpir.t
    both kinds of cue is cut where the cue changes, each clause doing what its own cue says: a cue said of
    a degradation governs the one named just before it, any other cue what follows it ("the fog is
    intentional fix the noise", "remove everything except the grain"); a removal verb right after a
-   keep cue is negated by it ("no need to remove the grain").
+   keep cue is negated by it ("no need to remove the grain"). A keep cue of a pronoun in a part that names
+   nothing ("the grain? keep it") keeps the degradation named just before, unless a cue asked to remove
+   it ("remove the rain and the noise, keep it" removes both).
 3. A part names a category by a noun, verb or number name of the lexicon (longest phrase first); a number
    in a part belongs to the category named nearest to it ("sigma=25", "σ 25" and "25 sigma" all read
    sigma 25), a number in a part that names none to the category removed last before it ("denoise, 25"),
@@ -49,7 +51,7 @@ from itertools import pairwise
 import torch
 
 from tpir.text.classify import CategoryCentroids
-from tpir.text.corpus import BLIND_CATEGORY
+from tpir.text.corpus import BLIND_CATEGORY, Prompt
 from tpir.text.encoder import PromptError
 from tpir.text.lexicon import Lexicon
 
@@ -67,12 +69,18 @@ _KEEP_CUE = re.compile(
 )
 # Keep cues said of the degradation named just before them ("the fog is intentional", "the grain can stay").
 _KEEP_PREDICATE = re.compile(
-    r"\b(?:stay|stays|remain|remains|untouched|as it is|as is"
+    r"\b(?:stay|stays|remain|remains|untouched|as it is|as is|kept(?! (?:out|away|down|off|low))"
     r"|(?<!not )(?<!n't )(?<!never )(?:intentional|intentionally|intended|deliberate|deliberately|on purpose"
     r"|purposely|purposeful|artistic|stylistic|by design|creative choice|style choice|aesthetic choice"
     r"|part of the (?:look|style|mood|charm|atmosphere|aesthetic|vibe|feel|scene)"
-    r"|adds? (?:mood|atmosphere|character|charm|drama)|meant to be there|supposed to be there"
+    r"|(?:adds?|gives?(?: it)?) (?:a |some |the )?(?:\w+ )?(?:mood|atmosphere|character|charm|drama|feel|vibe|look)"
+    r"|the (?:whole )?point|meant to be there|supposed to be there"
     r"|(?:is|are|'s|was|looks|seems) (?:fine|ok|okay|nice|cool|great|good|beautiful|lovely|pretty|wanted)))\b"
+)
+# A keep cue of a pronoun ("the grain gives it a vibe, keep it") keeps the degradation named just before.
+_KEEP_PRONOUN = re.compile(
+    r"\b(?:keep|leave|preserve|(?:don't|do not|dont) (?:remove|touch))\s+(?:it|that|them|those)"
+    r"(?:\s+(?:alone|as is|as it is|in|there|please|pls|though|tho|too))*\s*$"
 )
 _REMOVE_CUE = re.compile(
     r"\b(?:remove|removed|removing|get rid|getting rid|take out|take away|clear|clean|erase|eliminate|fix"
@@ -85,7 +93,8 @@ _PHOTO = r"(?:photo|photograph|image|picture|pic|shot|scan|snapshot|selfie|portr
 _IMPROVE_REQUEST = re.compile(
     r"\b(?:enhanc\w*|improv\w*|restor\w*|repair\w*|retouch\w*|touch(?:ed|ing)? (?:it |this )?up|touch-up"
     r"|beautif\w*|polish|spruce (?:it |this )?up|revive|back to life|upgrade"
-    r"|better|nicer|prettier|best|good as new|look (?:good|great|nice|amazing|professional)"
+    r"|better|nicer|prettier|best|good as new|look (?:more |really |so )?(?:good|great|nice|amazing|professional)"
+    r"|like a (?:pro|professional)"
     r"|(?:high|higher|top|max|maximum|full|good) quality"
     r"|(?:fix|clean|clean up|clear up|sort out|tidy up) (?:up )?(?:this|that|my|our|the|your) "
     rf"(?:(?:old|whole|entire|damaged|poor|bad|ruined|little) )?{_PHOTO})\b"
@@ -142,6 +151,17 @@ class ParsedPrompt:
             parts.append(f"keep: {', '.join(self.kept)}")
         how = "named by words" if self.by_words else "understood from the embedding"
         return f"{'; '.join(parts)} ({how}, confidence {self.confidence:.2f})"
+
+
+def reads_as_labelled(reading: ParsedPrompt, prompt: Prompt) -> bool:
+    """Whether ``reading`` does what the corpus labels ``prompt`` with: a blind sentence is read as blind and
+    names nothing to remove or keep (its training target is the clean image); any other removes exactly the
+    categories of its label, and, with a ``keep:`` tag, keeps exactly those (without one, what it keeps is
+    not checked)."""
+    if prompt.category == BLIND_CATEGORY:
+        return reading.blind and not reading.removed and not reading.kept
+    removes = not reading.blind and set(reading.removed) == set(prompt.names)
+    return removes and (not prompt.kept or set(reading.kept) == set(prompt.kept))
 
 
 def instruction_vector(
@@ -213,16 +233,25 @@ class PromptParser:
         # Numbers in no part that names a category, with the category removed last before them: the
         # first goes to it ("denoise, 25"); one before any (a description's "my 2 kids") goes nowhere.
         numbers_without_category: list[tuple[float, str, str]] = []
-        last_category: str | None = None
+        last_category: str | None = None  # the category removed last
+        last_named: str | None = None  # the category named last, removed or kept
+        unasked: str | None = None  # the category named last, if in a segment without a cue before it
         asks_to_improve = False
         for segment in _SEGMENT_BREAK.split(text):
-            keeping = False
+            keeping, cued = False, False
             for part in (c for p in _PART_BREAK.split(segment) for c in self._clauses(p)):
                 cue = _cue(part)
                 keeping = keeping if cue is None else cue
+                cued = cued or cue is not None
                 asks_to_improve = asks_to_improve or (not keeping and bool(_IMPROVE_REQUEST.search(part)))
                 matches = self._matches(part, tuple(removed))
+                if keeping and not matches and unasked == last_named and _KEEP_PRONOUN.search(part):
+                    matches = [
+                        _Match(unasked, 0, 0, None)
+                    ]  # "the fog, keep it", not "remove the fog, keep it"
                 for match in matches:
+                    last_named = match.category
+                    unasked = None if cued else match.category
                     if match.category == BLIND_CATEGORY:
                         blind = blind or not keeping
                     elif keeping:
