@@ -1,13 +1,22 @@
 """The prompt grammar: which degradations a prompt removes or keeps, their numbers, and blind mode."""
 
+import json
+
 import pytest
 import torch
 
+from tpir.cli.text import main as text_cli
 from tpir.text.classify import CategoryCentroids
-from tpir.text.corpus import InstructionCorpus
+from tpir.text.corpus import InstructionCorpus, normalise
 from tpir.text.encoder import PromptError
 from tpir.text.lexicon import Lexicon, LexiconError
-from tpir.text.parsing import LOW_CONFIDENCE, ParsedPrompt, PromptParser, instruction_vector
+from tpir.text.parsing import (
+    LOW_CONFIDENCE,
+    ParsedPrompt,
+    PromptParser,
+    instruction_vector,
+    reads_as_labelled,
+)
 
 TASKS = ["denoise", "derain", "dehaze"]
 
@@ -113,8 +122,8 @@ def test_the_reader_reads_the_bundled_corpus_as_labelled() -> None:
     parser = PromptParser(corpus.lexicon)
     checked = 0
     for prompt in (*corpus.train, *corpus.test):
-        if prompt.is_template or prompt.category == "blind":
-            continue
+        if prompt.is_template or prompt.category == "blind" or prompt.tags:
+            continue  # tagged sentences: test_sentences_as_people_write_them_are_read_as_labelled
         reading = parser.parse(prompt.sentence)
         if reading.is_empty:
             continue  # read by embedding, tested with the encoder
@@ -254,3 +263,81 @@ def test_a_general_request_keeps_what_the_prompt_keeps(parser: PromptParser) -> 
 def test_a_number_before_any_category_is_a_description_s(parser: PromptParser) -> None:
     assert parser.parse("my 2 kids on the beach in 2019; remove the noise").removed == {"denoise": None}
     assert parser.parse("denoise, 25").removed == {"denoise": 25.0}  # after one: that one's number
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_sentences_as_people_write_them_are_read_as_labelled(split: str) -> None:
+    # By words alone (no embedding): the removed set is the category's (blind for blind sentences), the
+    # kept set the keep: tag's where there is one. The acceptance bar is 95% of the test split; here it
+    # holds per kind (90% on the training split).
+    corpus = InstructionCorpus.load()
+    parser = PromptParser(corpus.lexicon)
+    tagged = [p for p in corpus.split(split) if p.tags]
+    assert len(tagged) >= 40
+    for kind in ("described", "keep", "improve"):
+        prompts = [p for p in tagged if kind in p.kinds]
+        missed = [p.sentence for p in prompts if not reads_as_labelled(parser.parse(p.sentence), p)]
+        assert len(prompts) >= 12, kind
+        assert 1 - len(missed) / len(prompts) >= (0.95 if split == "test" else 0.90), (kind, missed)
+
+
+def test_sentences_as_people_write_them_are_split_apart() -> None:
+    corpus = InstructionCorpus.load()
+    train, test = ({normalise(p.sentence) for p in corpus.split(s) if p.tags} for s in ("train", "test"))
+    assert len(train) >= 40 and len(test) >= 40 and not train & test
+
+
+DESCRIPTIONS = [
+    "a child on a swing in the park",
+    "Sunset over the harbour, taken on my phone.",
+    "my 2 kids building a sandcastle in 2019",
+    "grandpa's 90th birthday, everyone around the table",
+    "street market at dusk - shot from the bus window",
+    "Our restored old car in front of the barn.",
+]
+INSTRUCTIONS = [
+    "remove the noise",
+    "Please get rid of the haze.",
+    "denoise with sigma 25",
+    "remove the rain of density 0.4 and the noise of sigma 15",
+    "remove the rain but keep the grain",
+    "I love the grain, just remove the rain",
+    "the fog is intentional, fix the noise",
+    "remove all degradation",
+    "enhance it by removing the rain",
+    "improve the quality",
+]
+
+
+@pytest.mark.parametrize("instruction", INSTRUCTIONS)
+def test_a_description_does_not_change_what_is_removed(parser: PromptParser, instruction: str) -> None:
+    alone = parser.parse(instruction)
+    for description in DESCRIPTIONS:
+        for join in ("; ", ". ", ", "):
+            described = parser.parse(description + join + instruction)
+            assert (described.removed, described.kept, described.blind) == (
+                alone.removed,
+                alone.kept,
+                alone.blind,
+            ), (description, join)
+
+
+def test_tpir_text_read_scores_the_tagged_sentences(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "train.tsv").write_text("# nothing new to train on\n", encoding="utf-8")
+    (extra / "test.tsv").write_text(
+        "denoise\twe want the rain in the shot, remove the noise\tkeep:derain\n", encoding="utf-8"
+    )
+    assert text_cli(["read", "--json", "--corpus-dir", str(extra)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    corpus = InstructionCorpus.load([extra])
+    parser = PromptParser(corpus.lexicon)
+    tagged = [p for p in corpus.test if p.tags]
+    right = sum(reads_as_labelled(parser.parse(p.sentence), p) for p in tagged)
+    assert report["right"]["all"] == {"right": right, "of": len(tagged)}
+    assert report["right"]["keep"]["of"] == sum("keep" in p.kinds for p in tagged)
+    missed = report["missed"][-1]  # the rain is removed: "want ... in the shot" is no keep cue
+    assert (missed["sentence"], missed["tags"]) == (tagged[-1].sentence, ["keep:derain"])
+    assert text_cli(["read"]) == 0
+    assert "all" in capsys.readouterr().out
