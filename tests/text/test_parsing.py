@@ -204,6 +204,7 @@ def test_a_prompt_placed_by_little_is_doubted_with_a_plainer_prompt() -> None:
         ("The picture looks like static on an old television.", {"denoise": None}, ()),
         ("the noise is not intentional, remove it", {"denoise": None}, ()),
         ("i like it better without the rain", {"derain": None}, ()),
+        ("i feel like the noise is too much, remove it", {"denoise": None}, ()),
     ],
 )
 def test_a_liked_or_intentional_degradation_is_kept(

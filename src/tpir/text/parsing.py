@@ -64,7 +64,7 @@ _KEEP_CUE = re.compile(
     r"|without (?:touching|removing|changing|affecting|losing|hurting|ruining|killing)"
     r"|(?:don't|do not|dont|never)\s+(?:remove|touch|change|fix|clean|denoise|derain|dehaze|defog|get rid|take|mind)"
     r"|(?<!not )(?<!n't )(?:fine|ok|okay|happy|good|cool|alright) with)\b"
-    r"|(?:^\s*|\b(?:i|we)\s+(?!(?:would|wd|could|should|might|dont|didnt|never|not|no)\b)(?:\w+\s+)?)"
+    r"|(?:^\s*|\b(?:i|we)\s+(?!(?:would|wd|could|should|might|dont|didnt|never|not|no|feel|felt|look|seem)\b)(?:\w+\s+)?)"
     r"(?:love|like|adore|enjoy|dig)\b"
 )
 # Keep cues said of the degradation named just before them ("the fog is intentional", "the grain can stay").
