@@ -75,3 +75,37 @@ def test_new_category_comes_by_folder(tmp_path: Path) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match=r"nowhere\.tsv: prompt file not found"):
         read_prompt_file(tmp_path / "nowhere.tsv")
+
+
+def test_a_third_field_holds_tags(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "p.tsv",
+        "derain\ta dog on the porch. i love the grain, just remove the rain\tdescribed keep:denoise",
+        "blind\tenhance this photo\timprove",
+        "derain\tRemove the rain.",
+    )
+    liked, improve, plain = read_prompt_file(path)
+    assert liked.tags == ("described", "keep:denoise") and liked.kept == ("denoise",)
+    assert liked.kinds == ("described", "keep") and improve.kinds == ("improve",) and improve.kept == ()
+    assert plain.tags == () and plain.kinds == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("derain\tRemove the rain.\tliked", r"p\.tsv:1: tag 'liked'; expected described, improve or keep:"),
+        ("derain\tRemove the rain.\tkeep", r"tag 'keep'; expected"),
+        ("derain\tRemove the rain.\tdescribed:denoise", r"tag 'described:denoise'; expected"),
+        ("derain\tRemove the rain, keep the rain.\tkeep:derain", r"keeps only what it does not remove"),
+        ("blind\tEnhance it, keep the grain.\tkeep:denoise", r"a blind one keeps nothing"),
+        ("derain\tRemove the rain.\tdescribed\textra", r"found 3 tabs"),
+    ],
+)
+def test_a_bad_tag_is_named(tmp_path: Path, line: str, message: str) -> None:
+    with pytest.raises(CorpusError, match=message):
+        read_prompt_file(write(tmp_path / "p.tsv", line))
+
+
+def test_a_kept_category_the_corpus_lacks_is_named(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match=r"test\.tsv:1: unknown category 'snow'"):
+        make_corpus(tmp_path, ["rain\tI love the snow, remove the rain.\tkeep:snow"])

@@ -1,13 +1,22 @@
 """The prompt grammar: which degradations a prompt removes or keeps, their numbers, and blind mode."""
 
+import json
+
 import pytest
 import torch
 
+from tpir.cli.text import main as text_cli
 from tpir.text.classify import CategoryCentroids
-from tpir.text.corpus import InstructionCorpus
+from tpir.text.corpus import InstructionCorpus, normalise
 from tpir.text.encoder import PromptError
 from tpir.text.lexicon import Lexicon, LexiconError
-from tpir.text.parsing import LOW_CONFIDENCE, ParsedPrompt, PromptParser, instruction_vector
+from tpir.text.parsing import (
+    LOW_CONFIDENCE,
+    ParsedPrompt,
+    PromptParser,
+    instruction_vector,
+    reads_as_labelled,
+)
 
 TASKS = ["denoise", "derain", "dehaze"]
 
@@ -87,7 +96,9 @@ def test_numbers_out_of_range_name_the_valid_range(parser: PromptParser, prompt:
 def test_prompts_without_a_word_are_placed_by_their_embedding() -> None:
     centroids = CategoryCentroids(torch.eye(3), ["denoise", "derain", "blind"])
     parser = PromptParser(InstructionCorpus.load().lexicon, centroids)
-    reading = parser.parse("shot at ISO 6400, make it nicer", lambda _: torch.tensor([0.55, 0.6, 0.3]))
+    reading = parser.parse(
+        "shot at ISO 6400, do something about it", lambda _: torch.tensor([0.55, 0.6, 0.3])
+    )
     assert reading.removed == {"derain": None} and not reading.by_words and reading.confidence < 1
     assert parser.parse("fix it", lambda _: torch.tensor([0.0, 0.0, 1.0])).blind
     assert parser.parse("make it look like a cat").is_empty  # no embedding given: nothing is read
@@ -111,8 +122,8 @@ def test_the_reader_reads_the_bundled_corpus_as_labelled() -> None:
     parser = PromptParser(corpus.lexicon)
     checked = 0
     for prompt in (*corpus.train, *corpus.test):
-        if prompt.is_template or prompt.category == "blind":
-            continue
+        if prompt.is_template or prompt.category == "blind" or prompt.tags:
+            continue  # tagged sentences: test_sentences_as_people_write_them_are_read_as_labelled
         reading = parser.parse(prompt.sentence)
         if reading.is_empty:
             continue  # read by embedding, tested with the encoder
@@ -171,3 +182,163 @@ def test_a_prompt_placed_by_little_is_doubted_with_a_plainer_prompt() -> None:
     assert (
         parser.doubt(ParsedPrompt({"derain": None}, confidence=0.3, by_words=True)) is None
     )  # words are sure
+
+
+@pytest.mark.parametrize(
+    ("prompt", "removed", "kept"),
+    [
+        ("I love the grain, just remove the rain", {"derain": None}, ("denoise",)),
+        ("i love the grain just remove the rain", {"derain": None}, ("denoise",)),
+        ("the fog is intentional, fix the noise", {"denoise": None}, ("dehaze",)),
+        ("the fog is intentional fix the noise", {"denoise": None}, ("dehaze",)),
+        ("the film grain is deliberate", {}, ("denoise",)),
+        ("remove the rain; the blur is an artistic choice", {"derain": None}, ("deblur",)),
+        ("remove the rain the fog is on purpose", {"derain": None}, ("dehaze",)),
+        ("I don't mind the haze, get rid of the streaks", {"derain": None}, ("dehaze",)),
+        ("keep the grain remove the rain", {"derain": None}, ("denoise",)),
+        ("remove the noise without touching the rain", {"denoise": None}, ("derain",)),
+        ("no need for you to remove the grain", {}, ("denoise",)),
+        # Not liked, not intentional: a wish, a comparison, a negation.
+        ("I'd love the rain gone", {"derain": None}, ()),
+        ("i would like the noise removed", {"denoise": None}, ()),
+        ("The picture looks like static on an old television.", {"denoise": None}, ()),
+        ("the noise is not intentional, remove it", {"denoise": None}, ()),
+        ("i like it better without the rain", {"derain": None}, ()),
+        ("i feel like the noise is too much, remove it", {"denoise": None}, ()),
+    ],
+)
+def test_a_liked_or_intentional_degradation_is_kept(
+    parser: PromptParser, prompt: str, removed: dict, kept: tuple
+) -> None:
+    reading = parser.parse(prompt)
+    assert reading.removed == removed and reading.kept == kept and not reading.blind
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "enhance this photo",
+        "make it look better",
+        "improve the quality",
+        "clean up this picture",
+        "restore this old photo",
+        "fix this image",
+        "can u make this pic nicer",
+        "remove everything except the grain",  # blind, keeping the noise
+    ],
+)
+def test_a_general_request_to_improve_is_blind(parser: PromptParser, prompt: str) -> None:
+    reading = parser.parse(prompt)
+    assert reading.blind and not reading.removed and reading.by_words
+
+
+@pytest.mark.parametrize(
+    ("prompt", "removed"),
+    [
+        ("enhance it by removing the rain", {"derain": None}),
+        ("improve the JPEG quality", {"dejpeg": None}),
+        ("remove JPEG artifacts of quality 20", {"dejpeg": 20.0}),
+        ("restore this old photo, the scratches don't matter, just the noise", {"denoise": None}),
+    ],
+)
+def test_a_request_that_names_a_degradation_removes_only_that(
+    parser: PromptParser, prompt: str, removed: dict
+) -> None:
+    reading = parser.parse(prompt)
+    assert reading.removed == removed and not reading.blind
+
+
+def test_fix_it_alone_is_no_general_request(parser: PromptParser) -> None:
+    # It follows a complaint, often in words the lexicon lacks: the embedding places it.
+    assert parser.parse("too grainy, clean it up").is_empty
+    assert parser.parse("Why is my picture so foggy? Please fix it.").is_empty
+
+
+def test_a_general_request_keeps_what_the_prompt_keeps(parser: PromptParser) -> None:
+    reading = parser.parse("enhance it but leave the fog")
+    assert reading.blind and reading.kept == ("dehaze",)
+    reading = parser.parse("the grain is on purpose, don't fix this photo")  # a request in a keep clause
+    assert not reading.blind and reading.kept == ("denoise",)
+
+
+def test_a_number_before_any_category_is_a_description_s(parser: PromptParser) -> None:
+    assert parser.parse("my 2 kids on the beach in 2019; remove the noise").removed == {"denoise": None}
+    assert parser.parse("denoise, 25").removed == {"denoise": 25.0}  # after one: that one's number
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_sentences_as_people_write_them_are_read_as_labelled(split: str) -> None:
+    # By words alone (no embedding): the removed set is the category's (blind for blind sentences), the
+    # kept set the keep: tag's where there is one. The acceptance bar is 95% of the test split; here it
+    # holds per kind (90% on the training split).
+    corpus = InstructionCorpus.load()
+    parser = PromptParser(corpus.lexicon)
+    tagged = [p for p in corpus.split(split) if p.tags]
+    assert len(tagged) >= 40
+    for kind in ("described", "keep", "improve"):
+        prompts = [p for p in tagged if kind in p.kinds]
+        missed = [p.sentence for p in prompts if not reads_as_labelled(parser.parse(p.sentence), p)]
+        assert len(prompts) >= 12, kind
+        assert 1 - len(missed) / len(prompts) >= (0.95 if split == "test" else 0.90), (kind, missed)
+
+
+def test_sentences_as_people_write_them_are_split_apart() -> None:
+    corpus = InstructionCorpus.load()
+    train, test = ({normalise(p.sentence) for p in corpus.split(s) if p.tags} for s in ("train", "test"))
+    assert len(train) >= 40 and len(test) >= 40 and not train & test
+
+
+DESCRIPTIONS = [
+    "a child on a swing in the park",
+    "Sunset over the harbour, taken on my phone.",
+    "my 2 kids building a sandcastle in 2019",
+    "grandpa's 90th birthday, everyone around the table",
+    "street market at dusk - shot from the bus window",
+    "Our restored old car in front of the barn.",
+]
+INSTRUCTIONS = [
+    "remove the noise",
+    "Please get rid of the haze.",
+    "denoise with sigma 25",
+    "remove the rain of density 0.4 and the noise of sigma 15",
+    "remove the rain but keep the grain",
+    "I love the grain, just remove the rain",
+    "the fog is intentional, fix the noise",
+    "remove all degradation",
+    "enhance it by removing the rain",
+    "improve the quality",
+]
+
+
+@pytest.mark.parametrize("instruction", INSTRUCTIONS)
+def test_a_description_does_not_change_what_is_removed(parser: PromptParser, instruction: str) -> None:
+    alone = parser.parse(instruction)
+    for description in DESCRIPTIONS:
+        for join in ("; ", ". ", ", "):
+            described = parser.parse(description + join + instruction)
+            assert (described.removed, described.kept, described.blind) == (
+                alone.removed,
+                alone.kept,
+                alone.blind,
+            ), (description, join)
+
+
+def test_tpir_text_read_scores_the_tagged_sentences(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "train.tsv").write_text("# nothing new to train on\n", encoding="utf-8")
+    (extra / "test.tsv").write_text(
+        "denoise\twe want the rain in the shot, remove the noise\tkeep:derain\n", encoding="utf-8"
+    )
+    assert text_cli(["read", "--json", "--corpus-dir", str(extra)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    corpus = InstructionCorpus.load([extra])
+    parser = PromptParser(corpus.lexicon)
+    tagged = [p for p in corpus.test if p.tags]
+    right = sum(reads_as_labelled(parser.parse(p.sentence), p) for p in tagged)
+    assert report["right"]["all"] == {"right": right, "of": len(tagged)}
+    assert report["right"]["keep"]["of"] == sum("keep" in p.kinds for p in tagged)
+    missed = report["missed"][-1]  # the rain is removed: "want ... in the shot" is no keep cue
+    assert (missed["sentence"], missed["tags"]) == (tagged[-1].sentence, ["keep:derain"])
+    assert text_cli(["read"]) == 0
+    assert "all" in capsys.readouterr().out

@@ -1,9 +1,11 @@
-"""``tpir-text``: score a text encoder on labelled prompts, or show what it understands of one prompt.
+"""``tpir-text``: score a text encoder on labelled prompts, show what it understands of one prompt, or
+score the prompt parser on the corpus's sentences as people write them.
 
     tpir-text eval --encoder DIR --prompts FILE [--json]
     tpir-text explain --encoder DIR "get rid of the rain"
+    tpir-text read [--split test] [--json]
 
-Without ``--encoder`` the default MiniLM is used, as it comes (not fine-tuned).
+Without ``--encoder`` the default MiniLM is used, as it comes (not fine-tuned); ``read`` needs none.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from tpir.cli.common import EXIT_OK, EXIT_SETUP
 from tpir.text.classify import accuracy_by_category, corpus_centroids
 from tpir.text.corpus import (
     BLIND_CATEGORY,
+    SPLITS,
+    TAGS,
     CorpusError,
     InstructionCorpus,
     check_known_categories,
     read_prompt_file,
 )
 from tpir.text.encoder import PromptError, TextEncoder, minilm_path
-from tpir.text.parsing import ParsedPrompt, PromptParser
+from tpir.text.parsing import ParsedPrompt, PromptParser, reads_as_labelled
 
 
 def default_cache_dir() -> Path:
@@ -75,6 +79,54 @@ def understood_category(reading: ParsedPrompt) -> str | None:
     return next(iter(reading.removed)) if len(reading.removed) == 1 else None
 
 
+def run_read(args: argparse.Namespace) -> int:
+    """Of the corpus's tagged sentences of a split (described, keep, improve), how many the prompt parser
+    reads as labelled (:func:`tpir.text.parsing.reads_as_labelled`), by words alone: no encoder, so the
+    figure is the grammar's and the lexicon's."""
+    corpus = InstructionCorpus.load(args.corpus_dir)
+    parser = PromptParser(corpus.lexicon)
+    scores = {kind: [0, 0] for kind in (*TAGS, "all")}
+    missed = []
+    for prompt in (p for p in corpus.split(args.split) if p.tags):
+        try:
+            reading = parser.parse(prompt.sentence)
+            right, read = reads_as_labelled(reading, prompt), reading.summary()
+        except PromptError as error:
+            right, read = False, f"refused: {error}"
+        for kind in (*prompt.kinds, "all"):
+            scores[kind][0] += right
+            scores[kind][1] += 1
+        if not right:
+            missed.append(
+                {
+                    "category": prompt.category,
+                    "tags": list(prompt.tags),
+                    "sentence": prompt.sentence,
+                    "read": read,
+                }
+            )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "split": args.split,
+                    "right": {k: {"right": r, "of": n} for k, (r, n) in scores.items()},
+                    "missed": missed,
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    print(f"{'kind':<10} {'right':>5} {'of':>4} {'share':>7}")
+    for kind, (right, total) in scores.items():
+        share = f"{100 * right / total:.1f}%" if total else "-"
+        print(f"{kind:<10} {right:>5} {total:>4} {share:>7}")
+    print(f"(the corpus's tagged {args.split} sentences, read by words: removed, kept and blind as labelled)")
+    for miss in missed:
+        print(f"missed: {miss['sentence']!r} ({miss['category']}, {' '.join(miss['tags'])}): {miss['read']}")
+    return EXIT_OK
+
+
 def run_explain(args: argparse.Namespace) -> int:
     prompt = args.prompt
     if not prompt.strip():
@@ -110,11 +162,14 @@ def run_explain(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tpir-text", description=__doc__.split("\n")[0])
-    common = argparse.ArgumentParser(add_help=False)
+    corpus_options = argparse.ArgumentParser(add_help=False)
+    corpus_options.add_argument(
+        "--corpus-dir", action="append", default=[], help="extra corpus folder (repeatable)"
+    )
+    corpus_options.add_argument("--json", action="store_true", help="print JSON for machines")
+    common = argparse.ArgumentParser(add_help=False, parents=[corpus_options])
     common.add_argument("--encoder", help="folder of a text encoder (stage-1 output); default: MiniLM")
-    common.add_argument("--corpus-dir", action="append", default=[], help="extra corpus folder (repeatable)")
     common.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="embedding cache folder")
-    common.add_argument("--json", action="store_true", help="print JSON for machines")
     commands = parser.add_subparsers(dest="command", required=True)
     evaluate = commands.add_parser("eval", parents=[common], help="accuracy on category<TAB>sentence lines")
     evaluate.add_argument("--prompts", required=True, type=Path, help="file of category<TAB>sentence lines")
@@ -122,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", parents=[common], help="what the model understood of a prompt")
     explain.add_argument("prompt", help="the prompt, quoted")
     explain.set_defaults(run=run_explain)
+    read = commands.add_parser(
+        "read", parents=[corpus_options], help="the prompt parser on the corpus's tagged sentences, by words"
+    )
+    read.add_argument("--split", choices=SPLITS, default="test", help="corpus split (default: test)")
+    read.set_defaults(run=run_read)
     return parser
 
 

@@ -14,6 +14,19 @@ Three kinds of sentence share the files:
   ``denoise+derain<TAB>Remove the rain and the noise.``
 
 Stage 1 and the category centroids read the free-form prompts; stage 2 draws prompts of every kind.
+
+A line may end with a third field, tags that say how people wrote the sentence, separated by spaces; the
+prompt parser's tests and ``tpir-text read`` check that it is read as labelled:
+
+- ``described``: a description of the scene beside the instruction (``a child on a swing; remove the
+  noise``);
+- ``keep:<categories joined by +>``: degradations the sentence keeps, asked for or liked
+  (``derain<TAB>I love the grain, just remove the rain.<TAB>keep:denoise``);
+- ``improve``: a general request to improve the photo, read as blind (``blind<TAB>enhance this photo
+  <TAB>improve``); one that names a degradation takes its category (``enhance it by removing the rain``).
+
+A sentence's category says what it removes; a blind sentence keeps nothing, since its training target is
+the clean image.
 """
 
 from __future__ import annotations
@@ -30,6 +43,8 @@ SPLITS = ("train", "test")
 BLIND_CATEGORY = "blind"
 NUMBER_SLOT = "{n}"
 COMPOUND_JOIN = "+"
+KEEP_TAG = "keep:"
+TAGS = ("described", "improve", "keep")  # "keep" is written keep:<categories>
 _CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*$")
 
 
@@ -44,11 +59,24 @@ class Prompt:
     category: str  # one category, or several joined by "+" for a compound prompt
     sentence: str
     source: str  # "file:line", for error messages
+    tags: tuple[str, ...] = ()  # how people wrote it: "described", "improve", "keep:denoise+dehaze"
 
     @property
     def names(self) -> tuple[str, ...]:
         """The categories the sentence names: one, or several for a compound prompt."""
         return tuple(self.category.split(COMPOUND_JOIN))
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        """The categories its ``keep:`` tag says it keeps (empty without one)."""
+        return tuple(
+            c for t in self.tags if t.startswith(KEEP_TAG) for c in t[len(KEEP_TAG) :].split(COMPOUND_JOIN)
+        )
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Its tags without their categories (``keep:denoise`` is ``keep``), in the order of :data:`TAGS`."""
+        return tuple(k for k in TAGS if any(t.split(":")[0] == k for t in self.tags))
 
     @property
     def is_template(self) -> bool:
@@ -72,11 +100,11 @@ def normalise(sentence: str) -> str:
 
 
 def read_prompt_file(path: str | Path) -> list[Prompt]:
-    """Read ``category<TAB>sentence`` lines.
+    """Read ``category<TAB>sentence`` lines, each with an optional ``<TAB>tags``.
 
     Raises:
-        CorpusError: a missing file, an empty line, a line without exactly one tab, a bad category name,
-            or a sentence repeated within the file.
+        CorpusError: a missing file, an empty line, a line without one or two tabs, a bad category name,
+            an unknown tag, or a sentence repeated within the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -90,9 +118,13 @@ def read_prompt_file(path: str | Path) -> list[Prompt]:
         if not line.strip():
             raise CorpusError(f"{where}: empty line (expected 'category<TAB>sentence').")
         fields = line.split("\t")
-        if len(fields) != 2:
-            raise CorpusError(f"{where}: expected 'category<TAB>sentence', found {len(fields) - 1} tabs.")
+        if len(fields) not in (2, 3):
+            raise CorpusError(
+                f"{where}: expected 'category<TAB>sentence', found {len(fields) - 1} tabs "
+                "(a third field, after a second tab, may hold tags)."
+            )
         category, sentence = fields[0].strip(), fields[1].strip()
+        tags = _read_tags(fields[2], category, where) if len(fields) == 3 else ()
         if not _CATEGORY_NAME.match(category):
             raise CorpusError(
                 f"{where}: category {category!r} should be a lower-case identifier, or several joined by '+'."
@@ -105,15 +137,33 @@ def read_prompt_file(path: str | Path) -> list[Prompt]:
         if key in seen:
             raise CorpusError(f"{where}: duplicate sentence {sentence!r} (first at {seen[key]}).")
         seen[key] = where
-        prompts.append(Prompt(category, sentence, where))
+        prompts.append(Prompt(category, sentence, where, tags))
     return prompts
+
+
+def _read_tags(field: str, category: str, where: str) -> tuple[str, ...]:
+    """The tags of a line's third field, checked against its category."""
+    tags = tuple(field.split())
+    for tag in tags:
+        name, _, kept = tag.partition(":")
+        if name not in TAGS or (name == "keep") != bool(_CATEGORY_NAME.match(kept)):
+            raise CorpusError(
+                f"{where}: tag {tag!r}; expected described, improve or keep:<categories joined by +>."
+            )
+        removed = set(category.split(COMPOUND_JOIN))
+        if kept and (category == BLIND_CATEGORY or removed & set(kept.split(COMPOUND_JOIN))):
+            raise CorpusError(
+                f"{where}: {tag!r} on a {category} sentence; a sentence keeps only what it does not remove, "
+                "and a blind one keeps nothing (its training target is the clean image)."
+            )
+    return tags
 
 
 def check_known_categories(prompts: Iterable[Prompt], known: Sequence[str]) -> None:
     """Raise a :class:`CorpusError` naming the first prompt with a category (or, for a compound prompt, a
-    part) that is not in ``known``."""
+    part, or a category its ``keep:`` tag names) that is not in ``known``."""
     for prompt in prompts:
-        unknown = [name for name in prompt.names if name not in known]
+        unknown = [name for name in (*prompt.names, *prompt.kept) if name not in known]
         if unknown:
             raise CorpusError(
                 f"{prompt.source}: unknown category {unknown[0]!r} (expected one of {', '.join(known)})."

@@ -3,18 +3,37 @@
 The grammar is small and written here; the words come from the lexicon (``tpir.text.lexicon``):
 
 1. The prompt is cut into segments at punctuation and at "but", "while", "whereas", "instead", and each
-   segment into parts at "and", "&", "plus", "as well as", "then", "also".
-2. A part with a keep cue ("keep", "leave", "no need to", "don't touch", ...) keeps what it names; a part
-   with a removal verb removes it; any other part does what the part before it in the same segment did
-   (removal at the start of a segment): "remove the rain and the noise" removes both, "keep the grain and
-   the rain" keeps both, "no need to denoise, just the rain" keeps the noise and removes the rain.
+   segment into parts at "and", "&", "plus", "as well as", "then", "also". A segment that names no
+   degradation, such as a description of the scene ("a child on a swing in the park; remove the noise"),
+   changes nothing: the same instruction reads the same with or without one (but see point 4).
+2. A part with a keep cue keeps what it names; a part with a removal verb removes it; any other part does
+   what the part before it in the same segment did (removal at the start of a segment): "remove the rain
+   and the noise" removes both, "keep the grain and the rain" keeps both, "no need to denoise, just the
+   rain" keeps the noise and removes the rain. Keep cues are asked ("keep", "leave", "no need to", "don't
+   touch", "except"), liked ("I love the grain", "I don't mind the fog", "fine with the blur") or said of
+   the degradation ("the fog is intentional", "the grain is deliberate", "on purpose", "an artistic
+   choice", "the haze can stay"); a negated one ("the noise is not intentional") is no cue. A part holding
+   both kinds of cue is cut where the cue changes, each clause doing what its own cue says: a cue said of
+   a degradation governs the one named just before it, any other cue what follows it ("the fog is
+   intentional fix the noise", "remove everything except the grain"); a removal verb right after a
+   keep cue is negated by it ("no need to remove the grain"). A keep cue of a pronoun in a part that names
+   nothing ("the grain? keep it") keeps the degradation named just before, unless a cue asked to remove
+   it ("remove the rain and the noise, keep it" removes both).
 3. A part names a category by a noun, verb or number name of the lexicon (longest phrase first); a number
    in a part belongs to the category named nearest to it ("sigma=25", "σ 25" and "25 sigma" all read
-   sigma 25); a number outside the category's range is refused with the range. A phrase that several
+   sigma 25), a number in a part that names none to the category removed last before it ("denoise, 25"),
+   and one before any category to nothing (a description's "my 2 kids on the beach; remove the noise");
+   a number outside the category's range is refused with the range. A phrase that several
    categories list ("sigma": noise and blur) names the one of them that another word of the same part
    names ("deblur with sigma 2"), else the one removed last before it ("deblur, sigma 2"), else the first
    that lists it in the lexicon ("sigma 25" is noise).
 4. A blind phrase ("all degradation", "everything") asks to remove every degradation but the kept ones.
+   So does a general request to improve the photo ("enhance this photo", "make it look better", "improve
+   the quality", "restore this old photo", "fix this image") when the prompt names nothing to remove:
+   "enhance it by removing the rain" removes the rain only, and "improve the JPEG quality" names JPEG by
+   its number name. Bare "fix it" or "clean it up" is no such request: it follows a complaint that
+   names one degradation, often in words the lexicon lacks ("too grainy, clean it up"). A description's
+   words count too: "my restored old car; keep the grain" removes nothing by name and so reads blind.
 5. A prompt that names nothing by word is understood from its embedding: the nearest category centroid
    (this is how free-form prompts such as "Can you make the photo less grey and washed out?" are read);
    its numbers are not read, as nothing ties them to a degradation ("shot at ISO 6400"). When the
@@ -27,23 +46,58 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import torch
 
 from tpir.text.classify import CategoryCentroids
-from tpir.text.corpus import BLIND_CATEGORY
+from tpir.text.corpus import BLIND_CATEGORY, Prompt
 from tpir.text.encoder import PromptError
 from tpir.text.lexicon import Lexicon
 
 _SEGMENT_BREAK = re.compile(r"[,;!?]|\.(?!\d)|\b(?:but|while|whereas|instead|however)\b")
 _PART_BREAK = re.compile(r"&|\b(?:and|plus|as well as|then|also)\b")
+# Keep cues that govern what follows them: asked ("keep the grain", "no need to"), liked ("I love the grain",
+# "love the fog", not "I'd love the fog gone" nor "looks like static"), accepted ("I don't mind the fog").
 _KEEP_CUE = re.compile(
-    r"\b(?:keep|keeping|leave|leaving|preserve|retain|spare|stay|stays|remain|untouched|as it is|as is"
-    r"|no need|not necessary|except|apart from|not the"
-    r"|(?:don't|do not|dont|never)\s+(?:remove|touch|change|fix|clean|denoise|derain|dehaze|defog|get rid|take))\b"
+    r"\b(?:keep|keeping|leave|leaving|preserve|retain|spare|no need|not necessary|except|apart from|not the"
+    r"|without (?:touching|removing|changing|affecting|losing|hurting|ruining|killing)"
+    r"|(?:don't|do not|dont|never)\s+(?:remove|touch|change|fix|clean|denoise|derain|dehaze|defog|get rid|take|mind)"
+    r"|(?<!not )(?<!n't )(?:fine|ok|okay|happy|good|cool|alright) with)\b"
+    r"|(?:^\s*|\b(?:i|we)\s+(?!(?:would|wd|could|should|might|dont|didnt|never|not|no|feel|felt|look|seem)\b)(?:\w+\s+)?)"
+    r"(?:love|like|adore|enjoy|dig)\b"
+)
+# Keep cues said of the degradation named just before them ("the fog is intentional", "the grain can stay").
+_KEEP_PREDICATE = re.compile(
+    r"\b(?:stay|stays|remain|remains|untouched|as it is|as is|kept(?! (?:out|away|down|off|low))"
+    r"|(?<!not )(?<!n't )(?<!never )(?:intentional|intentionally|intended|deliberate|deliberately|on purpose"
+    r"|purposely|purposeful|artistic|stylistic|by design|creative choice|style choice|aesthetic choice"
+    r"|part of the (?:look|style|mood|charm|atmosphere|aesthetic|vibe|feel|scene)"
+    r"|(?:adds?|gives?(?: it)?) (?:a |some |the )?(?:\w+ )?(?:mood|atmosphere|character|charm|drama|feel|vibe|look)"
+    r"|the (?:whole )?point|meant to be there|supposed to be there"
+    r"|(?:is|are|'s|was|looks|seems) (?:fine|ok|okay|nice|cool|great|good|beautiful|lovely|pretty|wanted)))\b"
+)
+# A keep cue of a pronoun ("the grain gives it a vibe, keep it") keeps the degradation named just before.
+_KEEP_PRONOUN = re.compile(
+    r"\b(?:keep|leave|preserve|(?:don't|do not|dont) (?:remove|touch))\s+(?:it|that|them|those)"
+    r"(?:\s+(?:alone|as is|as it is|in|there|please|pls|though|tho|too))*\s*$"
 )
 _REMOVE_CUE = re.compile(
-    r"\b(?:remove|get rid|take out|take away|clear|clean|erase|eliminate|fix|reduce|strip|wipe|lose)\b"
+    r"\b(?:remove|removed|removing|get rid|getting rid|take out|take away|clear|clean|erase|eliminate|fix"
+    r"|reduce|strip|wipe|lose|without)\b"
+)
+# Words between a keep cue and a removal verb that leave the verb negated: "no need (for you) to remove".
+_NEGATED_VERB_GAP = re.compile(r"\s*(?:(?:to|for|you|me|us|it|them|even|bother|try|really)\s+)*")
+# A general request to improve the photo (grammar point 4): blind when the prompt names nothing to remove.
+_PHOTO = r"(?:photo|photograph|image|picture|pic|shot|scan|snapshot|selfie|portrait|frame)s?"
+_IMPROVE_REQUEST = re.compile(
+    r"\b(?:enhanc\w*|improv\w*|restor\w*|repair\w*|retouch\w*|touch(?:ed|ing)? (?:it |this )?up|touch-up"
+    r"|beautif\w*|polish|spruce (?:it |this )?up|revive|back to life|upgrade"
+    r"|better|nicer|prettier|best|good as new|look (?:more |really |so )?(?:good|great|nice|amazing|professional)"
+    r"|like a (?:pro|professional)"
+    r"|(?:high|higher|top|max|maximum|full|good) quality"
+    r"|(?:fix|clean|clean up|clear up|sort out|tidy up) (?:up )?(?:this|that|my|our|the|your) "
+    rf"(?:(?:old|whole|entire|damaged|poor|bad|ruined|little) )?{_PHOTO})\b"
 )
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(%?)")
 # A letter followed by a digit or a digit by a letter ("sigma25", "25sigma") are read as two words.
@@ -97,6 +151,17 @@ class ParsedPrompt:
             parts.append(f"keep: {', '.join(self.kept)}")
         how = "named by words" if self.by_words else "understood from the embedding"
         return f"{'; '.join(parts)} ({how}, confidence {self.confidence:.2f})"
+
+
+def reads_as_labelled(reading: ParsedPrompt, prompt: Prompt) -> bool:
+    """Whether ``reading`` does what the corpus labels ``prompt`` with: a blind sentence is read as blind and
+    names nothing to remove or keep (its training target is the clean image); any other removes exactly the
+    categories of its label, and, with a ``keep:`` tag, keeps exactly those (without one, what it keeps is
+    not checked)."""
+    if prompt.category == BLIND_CATEGORY:
+        return reading.blind and not reading.removed and not reading.kept
+    removes = not reading.blind and set(reading.removed) == set(prompt.names)
+    return removes and (not prompt.kept or set(reading.kept) == set(prompt.kept))
 
 
 def instruction_vector(
@@ -165,17 +230,28 @@ class PromptParser:
         removed: dict[str, float | None] = {}
         kept: list[str] = []
         blind = False
-        numbers_without_category: list[tuple[float, str]] = []
-        last_category: str | None = None
+        # Numbers in no part that names a category, with the category removed last before them: the
+        # first goes to it ("denoise, 25"); one before any (a description's "my 2 kids") goes nowhere.
+        numbers_without_category: list[tuple[float, str, str]] = []
+        last_category: str | None = None  # the category removed last
+        last_named: str | None = None  # the category named last, removed or kept
+        unasked: str | None = None  # the category named last, if in a segment without a cue before it
+        asks_to_improve = False
         for segment in _SEGMENT_BREAK.split(text):
-            keeping = False
-            for part in _PART_BREAK.split(segment):
-                if _KEEP_CUE.search(part):
-                    keeping = True
-                elif _REMOVE_CUE.search(part):
-                    keeping = False
+            keeping, cued = False, False
+            for part in (c for p in _PART_BREAK.split(segment) for c in self._clauses(p)):
+                cue = _cue(part)
+                keeping = keeping if cue is None else cue
+                cued = cued or cue is not None
+                asks_to_improve = asks_to_improve or (not keeping and bool(_IMPROVE_REQUEST.search(part)))
                 matches = self._matches(part, tuple(removed))
+                if keeping and not matches and unasked == last_named and _KEEP_PRONOUN.search(part):
+                    matches = [
+                        _Match(unasked, 0, 0, None)
+                    ]  # "the fog, keep it", not "remove the fog, keep it"
                 for match in matches:
+                    last_named = match.category
+                    unasked = None if cued else match.category
                     if match.category == BLIND_CATEGORY:
                         blind = blind or not keeping
                     elif keeping:
@@ -189,13 +265,16 @@ class PromptParser:
                 for number, name, position in self._numbers(part):
                     owner = _nearest(matches, position)
                     if owner is None:
-                        numbers_without_category.append((number, name))
+                        if last_category is not None:
+                            numbers_without_category.append((number, name, last_category))
                     elif owner.category != BLIND_CATEGORY:
                         removed[owner.category] = self._checked(owner, number, name)
-        if numbers_without_category and last_category is not None and removed.get(last_category) is None:
-            number, name = numbers_without_category[0]
-            removed[last_category] = self._checked(_Match(last_category, 0, 0, None), number, name)
+        if numbers_without_category:
+            number, name, category = numbers_without_category[0]
+            if category in removed and removed[category] is None:
+                removed[category] = self._checked(_Match(category, 0, 0, None), number, name)
         kept = list(dict.fromkeys(c for c in kept if c not in removed))
+        blind = blind or (asks_to_improve and not removed)
         if removed or kept or blind or embed is None or self.centroids is None:
             return ParsedPrompt(removed, tuple(kept), blind)
         # Numbers are not read here: with no word to tie them to, they may be anything ("ISO 6400").
@@ -249,6 +328,39 @@ class PromptParser:
             matches.append(_Match(category, start, end, owners[category]))
         return sorted(matches, key=lambda m: m.start)
 
+    def _clauses(self, part: str) -> list[str]:
+        """``part`` cut where its cue changes between keeping and removing (grammar point 2), or ``[part]``
+        when it holds one kind of cue or none."""
+        keep = [m.span() for m in _KEEP_CUE.finditer(part)]
+        said_of = [m.span() for m in _KEEP_PREDICATE.finditer(part)]
+        removal = [
+            m.span()
+            for m in _REMOVE_CUE.finditer(part)
+            if not any(
+                start <= m.start() < end
+                or (end <= m.start() and _NEGATED_VERB_GAP.fullmatch(part[end : m.start()]))
+                for start, end in keep
+            )
+        ]
+        if not (keep or said_of) or not removal:
+            return [part]
+        # (start, end, keeps, said of what precedes it) of every cue, in order.
+        cues = sorted(
+            [*((*s, True, False) for s in keep), *((*s, True, True) for s in said_of)]
+            + [(*s, False, False) for s in removal]
+        )
+        named = [m.start for m in self._matches(part)]
+        cuts, keeping, previous_end = [0], None, 0
+        for start, end, keeps, said in cues:
+            if keeps != keeping:
+                # A cue said of a degradation starts its clause at the degradation named just before it.
+                subjects = [at for at in named if previous_end <= at < start] if said else []
+                cuts.append(max(subjects[-1] if subjects else start, cuts[-1]))
+                keeping = keeps
+            previous_end = end
+        cuts.append(len(part))
+        return [part[a:b] for a, b in pairwise(cuts) if b > a]
+
     @staticmethod
     def _numbers(part: str) -> list[tuple[float, str, int]]:
         """(value, as written, position) of each number in ``part``."""
@@ -268,6 +380,13 @@ class PromptParser:
             return vocabulary.check_number(number, name)
         except ValueError as error:
             raise PromptError(str(error)) from None
+
+
+def _cue(clause: str) -> bool | None:
+    """True for a clause with a keep cue, False for one with a removal verb, None for one without a cue."""
+    if _KEEP_CUE.search(clause) or _KEEP_PREDICATE.search(clause):
+        return True
+    return False if _REMOVE_CUE.search(clause) else None
 
 
 def _nearest(matches: Sequence[_Match], position: int) -> _Match | None:
