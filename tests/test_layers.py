@@ -16,11 +16,11 @@ LAYERS = {
     "tpir.optim": 0,
     "tpir.config": 0,
     "tpir.metrics": 0,
-    "tpir.viz": 0,
     "tpir.text": 1,
     "tpir.data": 2,
     "tpir.models": 3,  # the LightningModule reads the typed training batch of tpir.data
     "tpir.inference": 4,
+    "tpir.viz": 4,  # figures, and the attention recorder that reads the backbone's blocks
     "tpir.evaluation": 5,
     "tpir.stages": 6,
     "tpir.app": 6,

@@ -17,9 +17,9 @@ from tpir.inference.runtime import (
     tiles_per_batch,
 )
 from tpir.metrics.image_quality import psnr
-from tpir.models.attention import AttentionRecorder
 from tpir.models.backbone import TextGuidedBackbone
 from tpir.notebook import TINY_BACKBONE, tiny_model
+from tpir.viz.attention import AttentionRecorder
 
 PROMPT = "remove the rain"
 # A tiny random model in bf16 against fp32, on a 64x64 image: measured 0.0010 largest difference and

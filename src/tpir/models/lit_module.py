@@ -4,13 +4,11 @@ estimator beside it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import MeanMetric
@@ -22,7 +20,6 @@ from tpir.models.guidance import Guidance, TextGuidance
 from tpir.models.losses import check_loss, restoration_loss
 from tpir.models.steered import SteeredModel
 from tpir.optim import configure_optimization
-from tpir.viz.grids import comparison_grid
 
 # Validation scores logged per set and averaged over sets (the rest of restoration_scores is for tests).
 VALIDATION_SCORES = ("psnr", "ssim", "psnr_input", "ssim_input")
@@ -68,7 +65,8 @@ class RestorationLitModule(L.LightningModule):
     Logs ``train/loss`` (with an estimator also its parts ``train/restoration_loss`` and
     ``train/estimator_loss``); per validation set ``val/psnr/<set>``, ``val/ssim/<set>`` and the same of the
     unrestored input (``psnr_input``, ``ssim_input``); their mean over sets ``val/psnr``, ``val/ssim``.
-    The first image of each set goes to the logger (and to ``samples/``) with its prompt. Test scores
+    Validation returns the restored images; the stage-2 trainer's ``ExampleImages`` callback sends the first
+    of each set to the logger (and to ``samples/``) with its prompt. Test scores
     are not computed here: ``tpir.evaluation`` scores the best checkpoint, as ``tpir-eval`` does.
 
     Args:
@@ -153,8 +151,9 @@ class RestorationLitModule(L.LightningModule):
             {name: nn.ModuleDict({score: MeanMetric() for score in VALIDATION_SCORES}) for name in names}
         )
 
-    def _shared_step(self, batch: dict[str, Any], stage: str, batch_idx: int = 0) -> torch.Tensor | None:
-        """Training: the loss. Validation: update the set's scores (the loss is not used there)."""
+    def _shared_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        """Training: the loss. Validation: update the set's scores (the loss is not used there); the
+        restored images (B, 3, H, W), which :class:`~tpir.stages.examples.ExampleImages` shows."""
         if stage == "train":
             return self._training_loss(batch)
         restored = self(batch["lq"], batch["prompt"], batch["task"])
@@ -162,9 +161,7 @@ class RestorationLitModule(L.LightningModule):
         scores = restoration_scores(restored, batch["lq"], batch["gt"])
         for score, metric in self.scores[name].items():
             metric.update(scores[score])
-        if batch_idx == 0:
-            self._show_example(batch, restored.float().clamp(0, 1), f"{stage}/{name}")
-        return None
+        return restored
 
     def _training_loss(self, batch: TrainingBatch) -> torch.Tensor:
         """The backbone's loss on the targets of the prompts as written, plus the estimator's on what each
@@ -217,27 +214,13 @@ class RestorationLitModule(L.LightningModule):
             ),
         )
 
-    def _show_example(self, batch: dict[str, Any], restored: torch.Tensor, key: str) -> None:
-        """Send input / output / target with the prompt to the logger, and save it under ``samples/``."""
-        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
-            return
-        grid = comparison_grid(
-            {"input": batch["lq"][0], "restored": restored[0], "target": batch["gt"][0]}, batch["prompt"][0]
-        )
-        folder = Path(self.trainer.default_root_dir) / "samples"
-        folder.mkdir(parents=True, exist_ok=True)
-        grid.save(folder / f"{key.replace('/', '_')}_step{self.global_step}.png")
-        for logger in self.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key=f"{key}/example", images=[grid], caption=[batch["prompt"][0]])
-
     @override
     def training_step(self, batch: TrainingBatch, batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train")
 
     @override
-    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._shared_step(batch, "val", batch_idx)
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        return self._shared_step(batch, "val")
 
     @override
     def on_validation_epoch_end(self) -> None:

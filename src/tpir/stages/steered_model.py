@@ -28,6 +28,7 @@ from tpir.inference.folder import ModelConfig
 from tpir.inference.restorer import AUTOCAST, Restorer
 from tpir.models.lit_module import LOGGED_METRICS, RestorationLitModule
 from tpir.stages.calibration import CALIBRATION_RECORD, calibrate_estimator, epochs, save_estimator
+from tpir.stages.examples import ExampleImages
 from tpir.stages.trainer import build_trainer
 from tpir.utils import CheckpointError, load_checkpoint, write_json_atomic, write_text_atomic
 
@@ -55,7 +56,7 @@ def fit_steered_model(cfg: DictConfig) -> dict[str, float]:
     module: RestorationLitModule = instantiate(cfg.module)
     if checkpoint is not None:
         check_same_model(Path(cfg.ckpt_path), checkpoint, module)
-    trainer = build_trainer(cfg)
+    trainer = build_trainer(cfg, [ExampleImages()])
     wandb_loggers = [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
     for logger in wandb_loggers:
         # The run's config, resolved; without the hydra node that composing with return_hydra_config adds.

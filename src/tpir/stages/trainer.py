@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from omegaconf import DictConfig
 from typing_extensions import override
 
 from tpir.utils import atomic_path, load_checkpoint
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
-    """A Trainer from ``cfg.trainer`` with the callbacks of ``cfg.callbacks`` and loggers of ``cfg.logger``,
-    saving and loading checkpoints with :class:`SafeCheckpointIO`.
+def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> L.Trainer:
+    """A Trainer from ``cfg.trainer`` with the callbacks of ``cfg.callbacks`` (and ``extra_callbacks``, those
+    a stage always has) and loggers of ``cfg.logger``, saving and loading checkpoints with
+    :class:`SafeCheckpointIO`.
 
     Without a logger (``logger=none``) the learning-rate monitor has nowhere to write, so it is left out.
     """
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    callbacks += list(extra_callbacks)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     if not loggers:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]

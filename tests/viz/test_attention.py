@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from tpir.models.attention import AttentionRecorder, list_blocks, prompt_response_maps, response_map
 from tpir.models.backbone import TextGuidedBackbone
 from tpir.models.blocks import IMTA, ITBlock
 from tpir.models.fusion import TextFusion
+from tpir.viz.attention import AttentionRecorder, list_blocks, prompt_response_maps, response_map
 
 GUIDANCE_DIM = 12
 
