@@ -263,8 +263,9 @@ class RestorationLitModule(L.LightningModule):
         trained = checkpoint["state_dict"][key].to(projection.input_mean)
         if not torch.allclose(trained, projection.input_mean, atol=1e-4):
             raise ValueError(
-                "the text encoder that this checkpoint's config names does not give the embeddings it was "
-                "trained with (was stage 1 run again?); point text_encoder at the encoder of that run."
+                "the text encoder and corpus that this checkpoint's config names do not give the embeddings it "
+                "was trained with (was stage 1 run again, or the corpus changed?); point text_encoder and "
+                "corpus at those of that run, or export it with the tpir it was trained with."
             )
 
     @override
