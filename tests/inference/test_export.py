@@ -66,7 +66,7 @@ def test_export_refuses_an_encoder_the_run_did_not_use(compose_config, small_res
     def other_encoder(hparams: dict) -> None:
         hparams["guidance"]["encoder"]["bundle"]["seed"] += 1  # another random BERT: other embeddings
 
-    with pytest.raises(ModelFolderError, match="does not give the embeddings"):
+    with pytest.raises(ModelFolderError, match="do not give the embeddings it was trained with"):
         restorer_from_checkpoint(_resaved(checkpoint, other_encoder))
 
 
