@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # imported where used: tpir-collect and tpir-text start without torch's model code
+    import torch
 
-from tpir.inference.folder import ModelFolderError
-from tpir.inference.restorer import Restorer
-from tpir.inference.runtime import PrecisionError
+    from tpir.inference.restorer import Restorer
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Names the model folder used when a command or tpir.load is given none.
@@ -38,6 +38,8 @@ def default_model() -> Path:
 
 def pick_device(name: str | None) -> torch.device:
     """The device asked for, or CUDA when there is one; raises :class:`SetupError` for missing CUDA."""
+    import torch
+
     if name is not None and str(name).startswith("cuda") and not torch.cuda.is_available():
         raise SetupError(f"--device {name}: CUDA is not available here; use --device cpu.")
     return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -46,6 +48,10 @@ def pick_device(name: str | None) -> torch.device:
 def load_restorer(folder: Path | None, device: torch.device | str, precision: str = "auto") -> Restorer:
     """The model in ``folder`` (default: :func:`default_model`) on ``device`` in ``precision``; raises
     :class:`SetupError` naming the folder if it is unusable, or the precision."""
+    from tpir.inference.folder import ModelFolderError
+    from tpir.inference.restorer import Restorer
+    from tpir.inference.runtime import PrecisionError
+
     if folder is None:
         folder = default_model()
         if not folder.is_dir():

@@ -21,7 +21,7 @@ from tpir.models.estimator import DegradationEstimator
 from tpir.models.guidance import Guidance, TextGuidance
 from tpir.models.lit_module import RestorationLitModule
 from tpir.optim import warmup_cosine
-from tpir.text.classify import corpus_centroids
+from tpir.text.classify import CategoryCentroids, corpus_centroids
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import TextEncoder, corpus_words, load_minilm, load_pretraining_bert, tiny_random_bert
 from tpir.utils import CheckpointError, load_checkpoint
@@ -81,20 +81,30 @@ def restorer_from_checkpoint(checkpoint: str | Path) -> Restorer:
         raise ModelFolderError(
             f"{checkpoint}: cannot rebuild the model from it ({first_line(error)})."
         ) from error
-    config = ModelConfig.describe(
-        tasks=hparams["tasks"],
-        backbone={k: v for k, v in hparams["backbone"].items() if not k.startswith("_")},
-        model=module.model,
-        text_encoder=text_encoder,
-        provenance={"checkpoint": str(checkpoint), "global_step": saved.get("global_step")},
-        training={
-            **{
-                k: hparams[k]
-                for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
-            },
-            "loss": module.hparams.loss,  # the module's default for checkpoints from before module.loss
-            "estimator": module.hparams.estimator,
+    training = {
+        **{
+            k: hparams[k]
+            for k in ("backbone", "guidance", "optimizer", "scheduler", "text_encoder", "corpus")
         },
+        "loss": module.hparams.loss,  # the module's default for checkpoints from before module.loss
+        "estimator": module.hparams.estimator,
+    }
+    provenance = {"checkpoint": str(checkpoint), "global_step": saved.get("global_step")}
+    return restorer_of_module(module, text_encoder, centroids, provenance, training)
+
+
+def restorer_of_module(
+    module: RestorationLitModule,
+    text_encoder: TextEncoder | None = None,
+    centroids: CategoryCentroids | None = None,
+    provenance: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> Restorer:
+    """A restorer around ``module``'s steered model (the same weights, in eval mode), described by the
+    module's hyper-parameters: what a checkpoint exports and what the stage-2 runner scores."""
+    backbone = {k: v for k, v in module.hparams.backbone.items() if not k.startswith("_")}
+    config = ModelConfig.describe(
+        list(module.hparams.tasks), backbone, module.model, text_encoder, provenance or {}, training
     )
     return Restorer(config, module.model, text_encoder, centroids)
 

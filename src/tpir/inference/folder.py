@@ -11,7 +11,7 @@ Layout (:data:`FORMAT_VERSION` 3)::
 
 The parts are the classes training used (``tpir.models``), rebuilt from plain values. Loading reads JSON,
 safetensors and a Hugging Face folder only: nothing is unpickled. Folders of format version 2 (before the
-backbone's Z projection was named ``prompt_projection``) load too: :func:`upgrade` renames what changed.
+backbone's Z projection was named ``prompt_projection``) load too: :func:`upgrade_config` and :func:`upgrade_weights` rename what changed.
 """
 
 from __future__ import annotations
@@ -104,11 +104,16 @@ class ModelConfig:
 
     @classmethod
     def from_json(cls, text: str) -> ModelConfig:
-        """Parse ``config.json``; raises ModelFolderError for another format version or missing keys."""
-        values = json.loads(text)
+        """Parse ``config.json`` (:meth:`from_dict`)."""
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        """The config of ``config.json``'s values, a version-2 one upgraded (:func:`upgrade_config`);
+        raises ModelFolderError for another format version."""
         version = values.get("format_version")
         if version == 2:
-            values = upgrade(values, {})[0]
+            values = upgrade_config(values)
         if values.get("format_version") != FORMAT_VERSION:
             raise ModelFolderError(
                 f"format version {version}; this tpir reads versions 2 and {FORMAT_VERSION} "
@@ -127,17 +132,21 @@ class ModelConfig:
         return SteeredModel(backbone, guidance, estimator)
 
 
-def upgrade(config: dict[str, Any], weights: dict[str, torch.Tensor]) -> tuple[dict[str, Any], dict]:
-    """A format-version-2 config and state dict in version 3's names: the backbone's ``guidance`` MLP
-    is its ``prompt_projection``, and a text guidance's ``read_tasks`` are its ``parsed_tasks``."""
+def upgrade_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A format-version-2 config in version 3's names: a text guidance's ``read_tasks`` are its
+    ``parsed_tasks`` (a new dict; ``config`` is left as it is)."""
     config = json.loads(json.dumps(config))
     arguments = config.get("guidance", {}).get("arguments", {})
     if "read_tasks" in arguments:
         arguments["parsed_tasks"] = arguments.pop("read_tasks")
-    config["format_version"] = FORMAT_VERSION
+    return config | {"format_version": FORMAT_VERSION}
+
+
+def upgrade_weights(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A format-version-2 state dict in version 3's names: the backbone's ``guidance`` MLP is its
+    ``prompt_projection``."""
     old, new = "backbone.guidance.", "backbone.prompt_projection."
-    weights = {(new + k[len(old) :] if k.startswith(old) else k): v for k, v in weights.items()}
-    return config, weights
+    return {(new + k[len(old) :] if k.startswith(old) else k): v for k, v in weights.items()}
 
 
 def guidance_class(name: str) -> type[Guidance]:
@@ -171,7 +180,7 @@ def load_folder(
         )
     try:
         raw = json.loads(config_path.read_text(encoding="utf-8"))
-        config = ModelConfig.from_json(json.dumps(raw))
+        config = ModelConfig.from_dict(raw)
         text_encoder = None
         if (folder / ENCODER_DIR).is_dir():
             text_encoder = TextEncoder.from_pretrained(folder / ENCODER_DIR, config.max_length)
@@ -179,7 +188,7 @@ def load_folder(
         model = config.build(text_encoder)
         weights = load_file(folder / WEIGHTS_FILE)
         if raw.get("format_version") == 2:
-            weights = upgrade(raw, weights)[1]
+            weights = upgrade_weights(weights)
     except ModelFolderError as error:
         raise ModelFolderError(f"{folder}: {error}") from error
     except Exception as error:  # json, safetensors, transformers and torch each raise their own

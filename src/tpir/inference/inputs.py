@@ -1,11 +1,12 @@
-"""Any kind of image in, the same kind out: paths, PIL images, numpy arrays and tensors, for a
-:class:`~tpir.inference.restorer.Restorer`; and files restored into files, atomically."""
+"""Any kind of image in, the same kind out: paths, PIL images, numpy arrays and tensors, for anything that
+restores tensors and photos (a :class:`~tpir.inference.restorer.Restorer`); and files restored into files,
+atomically."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -13,6 +14,7 @@ from PIL import Image
 
 from tpir.data.photos import (
     WRITE_FORMATS,
+    Photo,
     check_writable,
     photo_from_array,
     photo_from_pil,
@@ -23,16 +25,30 @@ from tpir.data.photos import (
 )
 from tpir.inference.interpretation import Interpretation
 
-if TYPE_CHECKING:
-    from tpir.inference.restorer import Restorer
-
 AnyImage = str | Path | Image.Image | np.ndarray | torch.Tensor
 # A restored photo's name: <stem>_restored<suffix>, in PNG where the source's format cannot be written.
 OUTPUT_TAG, FALLBACK_SUFFIX = "_restored", ".png"
 
 
+class PhotoRestoring(Protocol):
+    """What the functions here need of a restorer (:class:`tpir.inference.restorer.Restorer` is one)."""
+
+    def restore_tensor(
+        self, image: torch.Tensor, prompt: Interpretation, tile: int | None, overlap: int
+    ) -> torch.Tensor: ...
+
+    def restore_photo(
+        self,
+        photo: Photo,
+        prompt: Interpretation,
+        tile: int | None,
+        overlap: int,
+        progress: Callable[[], object] | None = None,
+    ) -> Photo: ...
+
+
 def restore_any(
-    restorer: Restorer, image: AnyImage, read: Interpretation, tile: int | None, overlap: int
+    restorer: PhotoRestoring, image: AnyImage, read: Interpretation, tile: int | None, overlap: int
 ) -> Image.Image | np.ndarray | torch.Tensor:
     """Restore an image as ``read`` says, returning the same kind of image.
 
@@ -71,7 +87,7 @@ def restore_any(
 
 
 def restore_file(
-    restorer: Restorer,
+    restorer: PhotoRestoring,
     source: str | Path,
     target: str | Path,
     read: Interpretation,

@@ -69,10 +69,9 @@ class Restorer(nn.Module):
         super().__init__()
         self.config = config
         self.model = model.eval()
-        self.__dict__["text_encoder"] = (
-            None if text_encoder is None else text_encoder.requires_grad_(False).eval()
-        )
-        self.interpreter = Interpreter(model, list(config.tasks), self.text_encoder, centroids)
+        if text_encoder is not None:
+            text_encoder.requires_grad_(False).eval()
+        self.interpreter = Interpreter(model, list(config.tasks), text_encoder, centroids)
         self._precision = Precision("fp32", "as built")
 
     @classmethod
@@ -101,6 +100,11 @@ class Restorer(nn.Module):
     def tasks(self) -> list[str]:
         """The tasks the model was trained for."""
         return list(self.config.tasks)
+
+    @property
+    def text_encoder(self) -> TextEncoder | None:
+        """The frozen text encoder that prompts are checked and encoded with."""
+        return self.interpreter.text_encoder
 
     @property
     def centroids(self) -> CategoryCentroids | None:

@@ -46,14 +46,14 @@ class SteeredModel(nn.Module):
         estimator: DegradationEstimator | None = None,
     ) -> None:
         super().__init__()
-        if estimator is not None and not (isinstance(guidance, TextGuidance) and guidance.parser is not None):
+        self.backbone = backbone
+        self.guidance = guidance
+        self.estimator = estimator
+        if estimator is not None and not self.parses_prompts:
             raise ValueError(
                 "module.estimator steers by what the prompt names, so it needs a guidance that parses "
                 "prompts (guidance.parsed_tasks, as degradation=composite sets)."
             )
-        self.backbone = backbone
-        self.guidance = guidance
-        self.estimator = estimator
 
     @property
     def parses_prompts(self) -> bool:

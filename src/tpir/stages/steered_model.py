@@ -23,8 +23,7 @@ from tpir.evaluation.protocol import restore_with, score_sets
 from tpir.evaluation.scores import TEST_SETS_FILE, SetScores
 from tpir.evaluation.tables import markdown, table1
 from tpir.inference.card import TEST_TABLE_FILE, tested_table_text
-from tpir.inference.checkpoints import refuse_renamed_parts
-from tpir.inference.folder import ModelConfig
+from tpir.inference.checkpoints import refuse_renamed_parts, restorer_of_module
 from tpir.inference.restorer import AUTOCAST, Restorer
 from tpir.models.lit_module import LOGGED_METRICS, RestorationLitModule
 from tpir.stages.calibration import CALIBRATION_RECORD, calibrate_estimator, epochs, save_estimator
@@ -273,12 +272,9 @@ def check_same_model(path: Path, checkpoint: dict[str, Any], module: Restoration
 
 
 def restorer_of(module: RestorationLitModule, bf16: bool = False) -> Restorer:
-    """A restorer around ``module``'s steered model, for scoring: in eval mode, and with ``bf16`` under
-    bf16 autocast, the precision a ``bf16-mixed`` run trained in."""
-    hparams = module.hparams
-    backbone = {k: v for k, v in hparams.backbone.items() if not k.startswith("_")}
-    config = ModelConfig.describe(list(hparams.tasks), backbone, module.model, None, {})
-    restorer = Restorer(config, module.model, text_encoder=None, centroids=None)
+    """A restorer around ``module``'s steered model, for scoring; with ``bf16`` under bf16 autocast, the
+    precision a ``bf16-mixed`` run trained in."""
+    restorer = restorer_of_module(module)
     restorer.set_precision(AUTOCAST if bf16 else "fp32")
     return restorer
 
