@@ -10,6 +10,10 @@ from tpir.data.images import ImageBank
 from tpir.data.photos import PhotoError
 from tpir.data.sources import RealPairs, SyntheticPairs
 from tpir.data.tasks import TASKS
+from tpir.evaluation.prompts import prompt_pool
+from tpir.evaluation.protocol import evaluation_sets
+from tpir.text.corpus import InstructionCorpus
+from tpir.text.parsing import PromptParser
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
@@ -17,7 +21,8 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 def test_benchmark_catalog_finds_every_set(layout: Path) -> None:
     catalog = benchmark_catalog(layout, val_images=2, test_levels={"denoise": (15, 50)})
     synthetic = {f"Tiny_{suffix}" for task in TASKS.values() for suffix, _ in task.synthetic_tests}
-    assert set(catalog.test) == {"Tiny_sigma15", "Tiny_sigma50", "TinyRain", "TinyHaze"} | synthetic
+    expected = {"Tiny_sigma15", "Tiny_sigma50", "TinyRain", "TinyHaze", "Tiny_realistic"}
+    assert set(catalog.test) == expected | synthetic
     assert [len(source) for source, _ in catalog.train["dehaze"]] == [8, 2]  # synthetic on clean + real pairs
     assert len(catalog.val["denoise"]) == 2
 
@@ -77,3 +82,21 @@ def test_unreadable_images_are_all_named_at_once(tmp_path: Path) -> None:
     ):
         catalog.preload(["denoise"])
     assert bank._cache.keys() == {0}  # the readable one is kept
+
+
+def test_the_realistic_set_is_tested_where_the_model_knows_the_chains_tasks(layout: Path) -> None:
+    catalog = benchmark_catalog(layout, val_images=2)
+    corpus = InstructionCorpus.load()
+    six = ["denoise", "derain", "dehaze", "deblur", "dejpeg", "resize"]
+    (chain,) = [s for s in evaluation_sets(catalog, corpus, six, "random", None, 0) if s.task == "realistic"]
+    assert chain.name == "Tiny_realistic" and chain.task_id == six.index("deblur")
+    parser = PromptParser(corpus.lexicon)
+    chain_tasks = {"deblur", "resize", "denoise", "dejpeg"}
+    assert all(set(parser.parse(p).removes(six)) == chain_tasks for p in chain.prompts)
+    sample = chain[0]
+    assert sample["lq"].shape == sample["gt"].shape and not torch.equal(sample["lq"], sample["gt"])
+    assert torch.equal(chain[0]["lq"], sample["lq"])  # fixed seed per image
+    assert not any(
+        s.task == "realistic" for s in evaluation_sets(catalog, corpus, six[:5], "random", None, 0)
+    )
+    assert prompt_pool("wrong", "realistic", six, corpus) == corpus.sentences("test", "derain")

@@ -142,6 +142,7 @@ def test_templates_are_read_with_their_number() -> None:
         ("deblur", 3),
         ("dejpeg", 30),
         ("lowlight", 0.35),
+        ("resize", 2.5),
     )
     for category, number in numbers:
         for template in corpus.templates("train", category) + corpus.templates("test", category):

@@ -31,6 +31,7 @@ WORDS = [
     *("remove", "the", "rain", "noise", "haze", "fog", "grain", "sigma", "σ", "density"),
     *("thickness", "level", "keep", "but", "and", "all", "all degradation", "everything"),
     *("don't touch", "no need to", "de-noise", "%", "=", ":", ".", ","),
+    *("upscale", "factor", "x", "×", "4x", "x4", "4k", "1080p", "640x480", "zoom"),
 ]
 ODD_NUMBERS = ["1e309", "nan", "inf", "-5", "-0", "0.", ".5", "1e-400", "9" * 400, "٣", "²", "½", "0x1F"]
 numbers = st.one_of(st.sampled_from(ODD_NUMBERS), st.integers().map(str), st.floats(allow_nan=True).map(str))

@@ -5,6 +5,7 @@
     tpir-restore big.tif --prompt "clear the haze" -o clear.tif --tile 256 --overlap 32 --device cuda
     tpir-restore photo.png --prompt "remove the noise" --model runs/x/model --tile 0   # whole image at once
     tpir-restore photo.png --prompt "remove the noise" --precision fp32   # not bf16, even where native
+    tpir-restore small.jpg --scale 2 --prompt "remove the noise"   # twice the size: "..., and undo the 2x downscaling"
 
 The prompt is read once: the line ``understood "..." as: <category> (confidence c)`` says which
 degradation the model took it to name; the line ``precision: ...`` says which number format the model
@@ -50,7 +51,7 @@ from tpir.data.photos import (
     write_photo,
 )
 from tpir.inference.inputs import OUTPUT_TAG, output_path
-from tpir.inference.interpretation import Interpretation
+from tpir.inference.interpretation import Interpretation, upscaling_prompt
 from tpir.inference.restorer import Restorer
 from tpir.inference.runtime import PRECISIONS
 from tpir.inference.tiling import tile_count
@@ -75,7 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 all written, 1 some photos failed (named on stderr), 2 bad arguments.",
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos to restore")
-    parser.add_argument("--prompt", required=True, help='what to remove, e.g. "remove the rain"')
+    parser.add_argument(
+        "--prompt", help='what to remove, e.g. "remove the rain" (with --scale, may be left out)'
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="enlarge each photo this many times (1 to 4) and restore its detail too: the prompt asks to "
+        'undo the downscaling as well ("undo the 2x downscaling"); needs a model trained for resize',
+    )
     parser.add_argument(
         "--model",
         type=Path,
@@ -131,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         device = pick_device(args.device)
         model = load_restorer(args.model, device, args.precision)
-        prompt = interpret(model, args.prompt)
+        prompt = interpret(model, args.prompt, args.scale)
         if args.output is not None:
             _check_output_folder(args.output)
         if args.out_dir is not None:
@@ -144,7 +154,9 @@ def _run(args: argparse.Namespace) -> int:
 
     jobs = plan_outputs(args.images, args.output, args.out_dir)
     show_bars = not args.quiet and sys.stderr.isatty()
-    failures = restore_all(model, prompt, jobs, args.tile or None, args.overlap, args.overwrite, show_bars)
+    failures = restore_all(
+        model, prompt, jobs, args.tile or None, args.overlap, args.overwrite, show_bars, args.scale
+    )
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
@@ -156,8 +168,9 @@ def restore_all(
     overlap: int,
     overwrite: bool,
     show_bars: bool,
+    scale: float = 1.0,
 ) -> int:
-    """Restore each (input, output) pair, naming each failure on stderr; returns how many failed.
+    """Restore each (input, output) pair (enlarged ``scale`` times first), naming each failure on stderr; returns how many failed.
 
     Raises:
         Interrupted: Ctrl-C, with the number of photos written before it.
@@ -177,7 +190,9 @@ def restore_all(
                         "give the inputs distinct names."
                     )
                 else:
-                    problem = restore_file(model, prompt, source, target, tile, overlap, overwrite, show_bars)
+                    problem = restore_file(
+                        model, prompt, source, target, tile, overlap, overwrite, show_bars, scale
+                    )
                 if problem is None:
                     written[target.resolve()] = source
                 else:
@@ -191,6 +206,8 @@ def restore_all(
 
 def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse argument combinations argparse cannot express (exits 2 with usage)."""
+    if args.prompt is None and args.scale == 1:
+        parser.error('--prompt is required (e.g. --prompt "remove the rain"), unless --scale is given.')
     if args.output is not None and len(args.images) != 1:
         parser.error(
             f"-o/--output takes exactly one IMAGE, got {len(args.images)}; use --out-dir for several."
@@ -203,8 +220,14 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error(f"--overlap {args.overlap}: expected 0 <= overlap < tile ({args.tile}).")
 
 
-def interpret(model: Restorer, prompt: str) -> Interpretation:
-    """The prompt read by the model, once for every photo; raises :class:`SetupError` if it cannot be."""
+def interpret(model: Restorer, prompt: str | None, scale: float) -> Interpretation:
+    """The prompt read by the model, once for every photo (with ``scale``, asking to undo the enlargement
+    too); raises :class:`SetupError` if it cannot be."""
+    if scale != 1:
+        try:
+            prompt = upscaling_prompt(prompt, scale, model.tasks)
+        except PromptError as error:
+            raise SetupError(f"--scale: {error}") from error
     try:
         return model.interpret(prompt)
     except PromptError as error:
@@ -251,8 +274,9 @@ def restore_file(
     overlap: int,
     overwrite: bool,
     show_bar: bool,
+    scale: float = 1.0,
 ) -> str | None:
-    """Restore one file into ``target`` and print ``wrote ...`` (first, for a model with a degradation
+    """Restore one file (enlarged ``scale`` times first) into ``target`` and print ``wrote ...`` (first, for a model with a degradation
     estimator, what it found in the photo); returns why it failed, or None.
 
     Args:
@@ -264,11 +288,12 @@ def restore_file(
         overlap: pixels shared by neighbouring tiles.
         overwrite: replace an existing ``target``.
         show_bar: show a progress bar over the tiles.
+        scale: enlarge the photo this many times before restoring it (the prompt asks to undo it).
     """
     start = time.perf_counter()
     try:
         check_writable(target, overwrite)  # before reading, not only when writing
-        photo = read_photo(source)
+        photo = read_photo(source).enlarged(scale)
         height, width = photo.rgb.shape[-2:]
         tiles = tile_count(height, width, tile, overlap)
         planned = model.plan_for(photo.rgb[None], prompt, tile, overlap)

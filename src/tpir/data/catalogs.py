@@ -11,8 +11,8 @@ from tpir.data.bundled_photos import BUNDLED_TEST, BUNDLED_TRAIN, BUNDLED_VAL, b
 from tpir.data.images import ImageBank
 from tpir.data.layout import check_root, clean_test_sets, clean_train_images, task_test_sets, train_pairs
 from tpir.data.photos import PhotoError
-from tpir.data.sources import PairSource, RealPairs, SyntheticPairs
-from tpir.data.tasks import TASKS, Task
+from tpir.data.sources import PairSource, RealisticPairs, RealPairs, SyntheticPairs
+from tpir.data.tasks import REALISTIC, TASKS, Task, set_tasks
 
 # Strength of validation and test sets of tasks with test levels, when test_levels does not name them.
 DEFAULT_TEST_LEVELS = {"sigma": (25.0,)}
@@ -25,7 +25,8 @@ class DataCatalog:
     Attributes:
         train: per task, (source, weight) pairs to draw training crops from.
         val: per task, a fixed-seed synthetic validation source (checkpoint selection).
-        test: per set name, (task, source): the test sets reported at the end of training.
+        test: per set name, (task, source): the test sets reported at the end of training; the task of a
+            set of the realistic chain is ``REALISTIC`` (``tpir.data.tasks``).
     """
 
     train: dict[str, list[tuple[PairSource, float]]]
@@ -47,7 +48,12 @@ class DataCatalog:
     def preload(self, tasks: Sequence[str]) -> None:
         """Read every image of ``tasks`` once, now (they stay in memory); raise PhotoError naming every
         unreadable one."""
-        banks = [bank for task, source in self.test.values() if task in tasks for bank in source.banks()]
+        banks = [
+            bank
+            for task, source in self.test.values()
+            if set(set_tasks(task)) <= set(tasks)
+            for bank in source.banks()
+        ]
         banks += [bank for task in tasks for bank in self.val[task].banks()]
         banks += [bank for task in tasks for source, _ in self.train[task] for bank in source.banks()]
         failures = {}
@@ -142,7 +148,8 @@ def benchmark_catalog(
     ``real``; 1.0 each where not given). The last ``val_images`` clean images are held out as synthetic
     validation sets. Test: every ``test/<task>/<set>`` found, leveled tasks once per strength of
     ``test_levels`` (default: sigma 25); and for tasks that declare synthetic tests, each clean test set of
-    the leveled tasks (CBSD68) degraded by each of them (``CBSD68_gauss2``).
+    the leveled tasks (CBSD68) degraded by each of them (``CBSD68_gauss2``); and each clean test set degraded
+    by the realistic chain (``CBSD68_realistic``, task ``REALISTIC``).
 
     Raises:
         DataLayoutError: ``root`` is missing or does not follow the layout.
@@ -182,4 +189,6 @@ def benchmark_catalog(
         if task.synthetic_tests:
             for name, bank in clean_banks.items():
                 test |= _degraded_sets(name, task, bank, test_levels)
+    for name, bank in clean_banks.items():
+        test[f"{name}_{REALISTIC}"] = (REALISTIC, RealisticPairs(bank))
     return DataCatalog(train=train, val=_validation_sources(val_bank, test_levels), test=test)

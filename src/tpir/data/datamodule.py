@@ -10,12 +10,12 @@ from torch.utils.data import DataLoader
 from typing_extensions import override
 
 from tpir.data.catalogs import DataCatalog
-from tpir.data.evaluation_sets import EvaluationSet
+from tpir.data.evaluation_sets import EvaluationSet, naming_prompts
 from tpir.data.mixture import TaskMixture, task_cycle
 from tpir.data.prompting import PromptMix, PromptWriter
 from tpir.data.sampling import DataPosition, EpochKeys
 from tpir.data.sources import PairSource
-from tpir.data.tasks import TASKS
+from tpir.data.tasks import TASKS, set_tasks
 from tpir.text.corpus import BLIND_CATEGORY, InstructionCorpus
 
 
@@ -86,8 +86,9 @@ class RestorationDataModule(L.LightningDataModule):
         self._resume_at: DataPosition | None = None
 
     def _evaluation_set(self, name: str, task: str, source: PairSource, crop: int | None) -> EvaluationSet:
-        prompts = self.corpus.sentences("test", task)
-        return EvaluationSet(name, source, task, self.task_ids[task], prompts, self.seed, crop)
+        prompts = naming_prompts(self.corpus, task)
+        task_id = self.task_ids[set_tasks(task)[0]]
+        return EvaluationSet(name, source, task, task_id, prompts, self.seed, crop)
 
     @override
     def setup(self, stage: str | None = None) -> None:
@@ -114,7 +115,7 @@ class RestorationDataModule(L.LightningDataModule):
         self.test_sets = [
             self._evaluation_set(name, task, source, None)
             for name, (task, source) in self.catalog.test.items()
-            if task in self.tasks
+            if set(set_tasks(task)) <= set(self.tasks)
         ]
 
     def evaluation_set_names(self, split: str) -> list[str]:

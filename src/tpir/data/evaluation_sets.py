@@ -11,7 +11,19 @@ from torch.utils.data import Dataset
 from tpir.data.batch import EvaluationSample
 from tpir.data.prompting import pick
 from tpir.data.sources import PairSource
+from tpir.data.tasks import set_tasks
 from tpir.data.transforms import centre_crop
+from tpir.text.corpus import InstructionCorpus
+
+
+def naming_prompts(corpus: InstructionCorpus, task: str, split: str = "test") -> list[str]:
+    """The sentences of ``split`` that name what a set of ``task`` carries (``tpir.data.tasks.set_tasks``): the
+    task's own, or for several tasks the compound sentences naming them all, else the lexicon's prompt
+    naming them ("remove the blur, the low resolution, the noise and the JPEG artifacts")."""
+    tasks = set_tasks(task)
+    if len(tasks) == 1:
+        return corpus.sentences(split, task)
+    return corpus.compounds(split, tasks) or [corpus.lexicon.naming_prompt(tasks)]
 
 
 class EvaluationSet(Dataset):

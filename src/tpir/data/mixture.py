@@ -13,10 +13,11 @@ from torch.utils.data import Dataset
 
 from tpir.data.batch import TrainingSample
 from tpir.data.composite import Stack, physical_order, stack_layers
+from tpir.data.degradations.realistic import add_realistic_degradations
 from tpir.data.prompting import PromptMix, PromptWriter, pick
 from tpir.data.sampling import mixed_seed
 from tpir.data.sources import PairSource
-from tpir.data.tasks import get_task
+from tpir.data.tasks import REALISTIC_TASKS, get_task
 from tpir.data.transforms import random_dihedral
 
 
@@ -47,7 +48,8 @@ class TaskMixture(Dataset):
     (``denoise, derain, deblur`` with shares ``{deblur: 2}``: ``denoise, derain, deblur, deblur``; with
     ``{denoise: 2}``: ``denoise, derain, deblur, denoise``). Sample ``i`` has the degradation of turn
     ``i % len(cycle)``; with ``mix.composite`` one or two more of the tasks are stacked on it in physical
-    order (``tpir.data.composite``). The earliest degradation comes from one of its task's sources, drawn
+    order (``tpir.data.composite``); with ``mix.realistic`` the clean image of the turn's source is degraded
+    by the realistic chain instead (:meth:`_realistic`). The earliest degradation comes from one of its task's sources, drawn
     with the given weights (a real rainy photo, or the clean image degraded synthetically); the others are
     synthetic. The prompt then asks to remove:
 
@@ -81,7 +83,8 @@ class TaskMixture(Dataset):
 
     Raises:
         ValueError: ``mix.strengths`` names a task that is not trained or states no number; ``shares``
-            names a task that is not trained or gives it no positive integer.
+            names a task that is not trained or gives it no positive integer; ``mix.realistic`` is set and
+            a task of the chain is not trained.
     """
 
     def __init__(
@@ -111,6 +114,12 @@ class TaskMixture(Dataset):
                 raise ValueError(
                     f"datamodule.mix.strengths.{task}: not a trained task whose prompts state a number."
                 )
+        missing = [task for task in REALISTIC_TASKS.values() if task not in self.tasks]
+        if self.mix.realistic > 0 and missing:
+            raise ValueError(
+                f"datamodule.mix.realistic={self.mix.realistic} needs the tasks of the realistic chain; "
+                f"{', '.join(missing)} not trained (degradation.tasks)."
+            )
         self.rotate = rotate
         self.seed = seed
         self.visible = visible
@@ -139,16 +148,21 @@ class TaskMixture(Dataset):
             number = low + (high - low) * float(torch.rand(1, generator=generator))
         return params.with_number(self.writer.rounded(task, number))
 
-    def _stack(self, present: list[str], generator: torch.Generator) -> tuple[Stack, str]:
-        """The degraded image: its earliest degradation from a source of its task, the rest synthetic."""
-        options = self.sources[present[0]]
+    def _base(self, task: str, generator: torch.Generator) -> tuple[torch.Tensor | None, torch.Tensor, str]:
+        """A crop of a source of ``task``, drawn by weight: (its real degraded image or None, its clean
+        image, its name)."""
+        options = self.sources[task]
         weights = torch.tensor([weight for _, weight in options], dtype=torch.float)
         source = options[int(torch.multinomial(weights, 1, generator=generator))][0]
         item = int(torch.randint(len(source), (1,), generator=generator))
-        real, clean = source.base(item, generator, self.crop_size)
+        return *source.base(item, generator, self.crop_size), source.name(item)
+
+    def _stack(self, present: list[str], generator: torch.Generator) -> tuple[Stack, str]:
+        """The degraded image: its earliest degradation from a source of its task, the rest synthetic."""
+        real, clean, name = self._base(present[0], generator)
         synthetic = present[1:] if real is not None else present
         layers = stack_layers(synthetic, generator, sample_params=self._params)
-        return Stack(clean, layers, None if real is None else (present[0], real)), source.name(item)
+        return Stack(clean, layers, None if real is None else (present[0], real)), name
 
     def _request(self, stack: Stack, generator: torch.Generator) -> tuple[list[str], dict[str, float], str]:
         """What the prompt names for removal (degradations the image lacks included), the strengths it
@@ -197,6 +211,8 @@ class TaskMixture(Dataset):
         """The sample of ``key`` (an index in ``range(length)`` is epoch 0's)."""
         index = key % self.length
         generator = torch.Generator().manual_seed(mixed_seed(self.seed, key))
+        if self.mix.realistic > 0 and float(torch.rand(1, generator=generator)) < self.mix.realistic:
+            return self._realistic(index, generator)
         present = self._present(index, generator)
         stack, name = self._stack(present, generator)
         named, partly, prompt = self._request(stack, generator)
@@ -217,6 +233,43 @@ class TaskMixture(Dataset):
             "strength": strength,
             "target_present": target_present,
             "target_strength": target_strength,
+        }
+
+    def _realistic(self, index: int, generator: torch.Generator) -> TrainingSample:
+        """A clean crop of the turn's source degraded by the realistic chain; the prompt asks to remove
+        everything (blind, with ``mix.blind``) or names the chain's four tasks and, with ``mix.absent``,
+        each other one: the target is the clean crop.
+
+        The estimator's labels say the chain's degradations are there where they are evident
+        (:meth:`~tpir.data.degradations.realistic.RealisticParams.evident`), unknown (NaN) where faint;
+        strengths are unknown."""
+        _, clean, name = self._base(self.cycle[index % len(self.cycle)], generator)
+        degraded, chain = add_realistic_degradations(clean, generator)
+        chain_tasks = physical_order(list(REALISTIC_TASKS.values()))
+        if float(torch.rand(1, generator=generator)) < self.mix.blind:
+            named, prompt = list(self.tasks), self.writer.blind(generator)
+        else:
+            absent = [t for t in self.tasks if t not in chain_tasks]
+            extra = [t for t in absent if float(torch.rand(1, generator=generator)) < self.mix.absent]
+            named = physical_order([*chain_tasks, *extra])
+            prompt = self.writer.write(named, None, generator)
+        lq, gt = random_dihedral([degraded, clean], generator, self.rotate)
+        present = torch.zeros(len(self.task_ids))
+        for family, evident in chain.evident().items():
+            present[self.task_ids[REALISTIC_TASKS[family]]] = 1.0 if evident else float("nan")
+        unknown = torch.full((len(self.task_ids),), float("nan"))
+        return {
+            "lq": lq,
+            "gt": gt,
+            "task": self.task_ids[named[0]],
+            "prompt": prompt,
+            "name": name,
+            "degradations": ",".join(chain_tasks),
+            "named": self._named(named),
+            "present": present,
+            "strength": unknown,
+            "target_present": torch.zeros(len(self.task_ids)),
+            "target_strength": unknown.clone(),
         }
 
     def _named(self, named: Sequence[str]) -> torch.Tensor:

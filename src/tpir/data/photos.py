@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from tpir.data.transforms import enlarge, scaled_size
 from tpir.utils import already_exists, atomic_path
 
 # Output format by file suffix; alpha is written only where the format holds it, 16 bits only to PNG.
@@ -78,6 +79,16 @@ class Photo:
     def with_rgb(self, rgb: torch.Tensor) -> Photo:
         """This photo with its colour replaced by ``rgb``, (3, H, W) in [0, 1] of the same size."""
         return replace(self, rgb=rgb)
+
+    def enlarged(self, scale: float) -> Photo:
+        """This photo ``scale`` times larger on each side (rounded), colour and alpha enlarged bicubically."""
+        if scale < 1:
+            raise ValueError(f"scale {scale:g}: expected a factor of at least 1.")
+        if scale == 1:
+            return self
+        size = scaled_size(self.rgb.shape[-2:], scale)
+        alpha = None if self.alpha is None else enlarge(self.alpha, size)
+        return replace(self, rgb=enlarge(self.rgb, size), alpha=alpha)
 
 
 def read_photo(path: str | Path) -> Photo:

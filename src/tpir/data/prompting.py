@@ -44,6 +44,9 @@ class PromptMix:
             noise), so that the number, not only the image, decides how much goes.
         strengths: per task, the (low, high) range its strength is drawn from (sigma on 0-255 for denoise)
             instead of the task's own sampler.
+        realistic: share of samples degraded by the realistic chain (blur, resize, noise and JPEG twice in
+            random order, :mod:`tpir.data.degradations.realistic`) instead of the tasks' own degradations;
+            their prompt names the four (or, with ``blind``, is blind) and their target is clean.
     """
 
     blind: float = 0.0
@@ -52,6 +55,7 @@ class PromptMix:
     wrong: float = 0.0
     absent: float = 0.0
     understate: float = 0.0
+    realistic: float = 0.0
     strengths: Mapping[str, Sequence[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

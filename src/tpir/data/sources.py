@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import torch
 
+from tpir.data.degradations.realistic import add_realistic_degradations
 from tpir.data.images import ImageBank
 from tpir.data.layout import ImagePair
 from tpir.data.photos import to_float
@@ -85,6 +86,41 @@ class SyntheticPairs:
 
     def base(self, index: int, generator: torch.Generator, crop: int | None) -> tuple[None, torch.Tensor]:
         """The clean image (cropped): its degradation is a synthetic layer of the composite."""
+        (clean,) = crop_pair([self.bank[index]], crop, generator)
+        return None, to_float(clean)
+
+
+@dataclass
+class RealisticPairs:
+    """Clean images degraded by the realistic chain (:mod:`tpir.data.degradations.realistic`), drawn from
+    the generator each pair is asked with (a test set's fixed seed per image).
+
+    Attributes:
+        bank: the clean images.
+    """
+
+    bank: ImageBank
+
+    def __len__(self) -> int:
+        return len(self.bank)
+
+    def name(self, index: int) -> str:
+        return self.bank.names[index]
+
+    def banks(self) -> list[ImageBank]:
+        return [self.bank]
+
+    def images(self) -> list[str]:
+        return self.bank.ids()
+
+    def pair(
+        self, index: int, generator: torch.Generator, crop: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        _, clean = self.base(index, generator, crop)
+        degraded, _ = add_realistic_degradations(clean, generator)
+        return degraded, clean
+
+    def base(self, index: int, generator: torch.Generator, crop: int | None) -> tuple[None, torch.Tensor]:
         (clean,) = crop_pair([self.bank[index]], crop, generator)
         return None, to_float(clean)
 

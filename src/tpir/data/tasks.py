@@ -20,6 +20,7 @@ from tpir.data.degradations.jpeg import JpegParams, add_jpeg, sample_jpeg_params
 from tpir.data.degradations.lowlight import LowLightParams, add_low_light, sample_low_light_params
 from tpir.data.degradations.noise import NoiseParams, add_gaussian_noise, sample_noise_params
 from tpir.data.degradations.rain import RainParams, add_rain_streaks, sample_rain_params
+from tpir.data.degradations.resize import ResizeParams, add_resize, sample_resize_params
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class Task:
             (B, 3, H, W) RGB in [0, 1].
         title: column title in tables (``Denoise``).
         layer: place in the physical order of a composite image, lowest first: haze 10 (in the scene),
-            rain 20 (in front of it), blur and low light 30 (the camera), noise 40 (the sensor), JPEG 50
-            (the file). See ``tpir.data.composite``.
+            rain 20 (in front of it), blur and low light 30 (the camera), resolution loss 35 (the lens and
+            the app that shrinks the photo), noise 40 (the sensor), JPEG 50 (the file). See ``tpir.data.composite``.
         train_folder: ``Train/<train_folder>`` of the benchmark layout.
         train_pairs: sub-folders (degraded, clean) of real training pairs in ``train_folder``, or None
             when the task trains on clean images degraded on the fly only.
@@ -175,8 +176,35 @@ TASKS: dict[str, Task] = {
             train_pairs=("low", "high"),
             synthetic_tests=(("exposure0.3", LowLightParams(0.3)), ("exposure0.15", LowLightParams(0.15))),
         ),
+        Task(
+            name="resize",
+            degradation="low resolution",
+            params=ResizeParams,
+            sample_params=sample_resize_params,
+            degrade=add_resize,
+            title="Resize",
+            layer=35,
+            train_folder="Resize",
+            synthetic_tests=(("x2", ResizeParams(2.0)),),
+        ),
     )
 }
+
+
+# The realistic chain (tpir.data.degradations.realistic) is no task of its own: its images carry the
+# degradations of four tasks at once, which its prompts name (or a blind prompt asks to remove). Its test
+# sets (``CBSD68_realistic``) are scored under this name.
+REALISTIC = "realistic"
+# The task of each family of the chain, in physical order.
+REALISTIC_TASKS: dict[str, str] = {"blur": "deblur", "resize": "resize", "noise": "denoise", "jpeg": "dejpeg"}
+
+
+def set_tasks(task: str) -> tuple[str, ...]:
+    """The tasks whose degradations an evaluation set of ``task`` carries, which its prompts name: the
+    chain's four in physical order for ``REALISTIC``, else the task itself."""
+    if task == REALISTIC:
+        return tuple(sorted(REALISTIC_TASKS.values(), key=lambda name: TASKS[name].layer))
+    return (task,)
 
 
 def declare_task(task: Task) -> Task:

@@ -1,4 +1,5 @@
-"""Crops and flips of training and evaluation images, the same on every image of a pair.
+"""Crops, flips and enlargements of training, evaluation and restored images, the same on every image of a
+pair.
 
 Images are (..., H, W) tensors; every random transform draws from the ``torch.Generator`` it is given.
 """
@@ -52,3 +53,17 @@ def random_dihedral(
     dims = [d for d, flip in zip((-1, -2), flips.tolist(), strict=True) if flip]
     turn = rotate and bool(torch.rand(1, generator=generator) < 0.5)
     return [torch.rot90(x.flip(dims) if dims else x, int(turn), dims=(-2, -1)) for x in images]
+
+
+def enlarge(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``image`` (..., h, w) in [0, 1] enlarged bicubically to ``size`` (H, W), clipped to [0, 1]: what a
+    viewer shows of a small photo, the end of the resize degradation, and its bicubic baseline."""
+    lead = image.shape[:-2]
+    flat = image.reshape(-1, 1, *image.shape[-2:]).float()
+    big = F.interpolate(flat, size=size, mode="bicubic", align_corners=False).clamp(0.0, 1.0)
+    return big.reshape(*lead, *size).to(image.dtype)
+
+
+def scaled_size(size: Sequence[int], scale: float) -> tuple[int, int]:
+    """(H, W) ``size`` ``scale`` times larger on each side, rounded."""
+    return round(size[0] * scale), round(size[1] * scale)

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from tpir.data.catalogs import DataCatalog
 from tpir.data.evaluation_sets import EvaluationSet
-from tpir.data.tasks import TASKS
+from tpir.data.tasks import TASKS, set_tasks
 from tpir.evaluation.prompts import prompt_pool
 from tpir.evaluation.scores import SetScores
 from tpir.inference.restorer import Restorer
@@ -102,19 +102,20 @@ def evaluation_sets(
 ) -> list[EvaluationSet]:
     """The catalog's test sets of ``tasks``, their prompts drawn as ``mode`` says (seeded per image).
 
-    ``prompts=wrong`` takes the sentences of the next declared task, whether or not the model knows it.
+    ``prompts=wrong`` takes the sentences of the next declared task, whether or not the model knows it. A
+    set of the realistic chain is tested where the model knows its four tasks.
     """
     return [
         EvaluationSet(
             name,
             source,
             task,
-            task_id=list(tasks).index(task),
+            task_id=list(tasks).index(set_tasks(task)[0]),
             prompts=prompt_pool(mode, task, list(TASKS), corpus, sentence),
             seed=seed,
         )
         for name, (task, source) in catalog.test.items()
-        if task in tasks
+        if set(set_tasks(task)) <= set(tasks)
     ]
 
 
@@ -125,12 +126,13 @@ def restore_with(model: Restorer, prompts_name_the_task: bool) -> Restore:
     Args:
         model: the restorer.
         prompts_name_the_task: the prompts are of the image's own task (``prompts=random``), so a
-            ``guidance=onehot`` model is given that task, as in training; otherwise (fixed, wrong, blind)
-            it takes the task it understands the prompt as.
+            ``guidance=onehot`` model is given that task, as in training; otherwise (fixed, wrong, blind,
+            and the sets of the realistic chain, which carry four) it takes the task it understands the
+            prompt as.
     """
 
     def restore(lq: torch.Tensor, prompt: str, task: str) -> torch.Tensor:
-        read = model.interpret(prompt, task if prompts_name_the_task else None)
+        read = model.interpret(prompt, task if prompts_name_the_task and task in model.tasks else None)
         return model.restore_tensor(lq, read, tile=None)
 
     return restore

@@ -23,6 +23,7 @@ from tpir.data.photos import (
     read_photo,
     write_photo,
 )
+from tpir.data.transforms import enlarge, scaled_size
 from tpir.inference.interpretation import Interpretation
 
 AnyImage = str | Path | Image.Image | np.ndarray | torch.Tensor
@@ -48,7 +49,12 @@ class PhotoRestoring(Protocol):
 
 
 def restore_any(
-    restorer: PhotoRestoring, image: AnyImage, read: Interpretation, tile: int | None, overlap: int
+    restorer: PhotoRestoring,
+    image: AnyImage,
+    read: Interpretation,
+    tile: int | None,
+    overlap: int,
+    scale: float = 1.0,
 ) -> Image.Image | np.ndarray | torch.Tensor:
     """Restore an image as ``read`` says, returning the same kind of image.
 
@@ -61,6 +67,8 @@ def restore_any(
         read: the interpreted prompt.
         tile: tile side for large images, a multiple of 8; None restores in one piece.
         overlap: pixels shared by neighbouring tiles.
+        scale: enlarge the image this many times on each side (bicubically) before restoring it; the
+            result is that much larger.
 
     Raises:
         PhotoError: the image cannot be used. TypeError, ValueError: it is of no kind or shape restored.
@@ -72,18 +80,25 @@ def restore_any(
                 f"image tensor of shape {tuple(image.shape)} and dtype {image.dtype}; expected "
                 "(3, H, W) or (B, 3, H, W) float RGB in [0, 1]."
             )
+        if scale != 1:
+            batch = enlarge(batch, scaled_size(batch.shape[-2:], scale))
         restored = restorer.restore_tensor(batch, read, tile, overlap).to(image.dtype)
         return restored if image.ndim == 4 else restored[0]
     if isinstance(image, str | Path):
-        return photo_to_pil(restorer.restore_photo(read_photo(image), read, tile, overlap))
-    if isinstance(image, Image.Image):
-        return photo_to_pil(restorer.restore_photo(photo_from_pil(image), read, tile, overlap))
-    if isinstance(image, np.ndarray):
-        restored = photo_to_array(restorer.restore_photo(photo_from_array(image), read, tile, overlap))
-        return restored.reshape(image.shape).astype(image.dtype, copy=False)
-    raise TypeError(
-        f"cannot restore a {type(image).__name__}; expected a path, PIL image, numpy array or tensor."
-    )
+        photo = read_photo(image)
+    elif isinstance(image, Image.Image):
+        photo = photo_from_pil(image)
+    elif isinstance(image, np.ndarray):
+        photo = photo_from_array(image)
+    else:
+        raise TypeError(
+            f"cannot restore a {type(image).__name__}; expected a path, PIL image, numpy array or tensor."
+        )
+    restored = restorer.restore_photo(photo.enlarged(scale), read, tile, overlap)
+    if not isinstance(image, np.ndarray):
+        return photo_to_pil(restored)
+    array = photo_to_array(restored)
+    return array.reshape(*array.shape[:2], *image.shape[2:]).astype(image.dtype, copy=False)
 
 
 def restore_file(
@@ -95,15 +110,17 @@ def restore_file(
     overlap: int,
     overwrite: bool = False,
     progress: Callable[[], object] | None = None,
+    scale: float = 1.0,
 ) -> Path:
-    """Read ``source``, restore it and write ``target`` in the source's form, atomically.
+    """Read ``source``, restore it (enlarged ``scale`` times first) and write ``target`` in the source's
+    form, atomically.
 
     Raises:
         FileExistsError: ``target`` exists and ``overwrite`` is False (checked before restoring).
         PhotoError: ``source`` cannot be read or ``target`` cannot be written (its suffix or folder).
     """
     check_writable(target, overwrite)  # before the work, not only when writing
-    restored = restorer.restore_photo(read_photo(source), read, tile, overlap, progress)
+    restored = restorer.restore_photo(read_photo(source).enlarged(scale), read, tile, overlap, progress)
     return write_photo(restored, target, overwrite=overwrite)
 
 

@@ -6,10 +6,12 @@ result, with the notes a user should read (a low confidence, what the model cann
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from tpir.data.degradations.resize import ResizeParams
 from tpir.models.guidance import TaskEmbeddingGuidance, TextGuidance
 from tpir.models.steered import SteeredModel
 from tpir.text.classify import CategoryCentroids, CategoryMatch
@@ -17,6 +19,9 @@ from tpir.text.corpus import bundled_corpus_dir
 from tpir.text.encoder import PromptError, TextEncoder
 from tpir.text.lexicon import Lexicon
 from tpir.text.parsing import ParsedPrompt, PromptParser
+
+# The factors a photo may be enlarged by before it is restored: those the resize task trains on reach 4.
+UPSCALING_RANGE = (1.0, 4.0)
 
 
 class PromptWarning(UserWarning):
@@ -172,3 +177,25 @@ class Interpreter:
                 f"but {prompt!r} reads as {category!r}."
             )
         return torch.tensor([guidance.tasks.index(category)])
+
+
+def upscaling_prompt(prompt: str | None, scale: float, tasks: Sequence[str]) -> str:
+    """The prompt of a photo enlarged ``scale`` times before a model of ``tasks`` restores it: ``prompt``
+    with the request to undo the enlargement ("remove the rain, and undo the 2x downscaling"), or that
+    request alone.
+
+    Raises:
+        PromptError: the model was not trained to restore resolution (task ``resize``), or ``scale`` is
+            outside :data:`UPSCALING_RANGE`.
+    """
+    if "resize" not in tasks:
+        raise PromptError(
+            f"scale {scale:g}: this model was not trained to restore resolution (its tasks: "
+            f"{', '.join(tasks)}); expected a model with the task resize."
+        )
+    low, high = UPSCALING_RANGE
+    if not low <= scale <= high:
+        raise PromptError(f"scale {scale:g}: expected a factor from {low:g} to {high:g}.")
+    request = ResizeParams(scale).describe()
+    text = (prompt or "").strip().rstrip(".")
+    return f"{text}, and {request}" if text else request

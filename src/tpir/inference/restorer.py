@@ -24,7 +24,7 @@ from torch import nn
 from tpir.data.photos import Photo
 from tpir.inference import inputs
 from tpir.inference.folder import ModelConfig, ModelFolderError, load_folder, save_folder
-from tpir.inference.interpretation import Interpretation, Interpreter, PromptWarning
+from tpir.inference.interpretation import Interpretation, Interpreter, PromptWarning, upscaling_prompt
 from tpir.inference.runtime import (
     Precision,
     PrecisionError,
@@ -282,16 +282,29 @@ class Restorer(nn.Module):
             warnings.warn(f"{read.text!r}: {note}", PromptWarning, stacklevel=3)
         return read
 
+    def _scaled(self, prompt: str | Interpretation, scale: float) -> str | Interpretation:
+        """``prompt`` as a photo enlarged ``scale`` times is restored with
+        (:func:`~tpir.inference.interpretation.upscaling_prompt`)."""
+        if scale == 1:
+            return prompt
+        if isinstance(prompt, Interpretation):
+            raise ValueError("a scale other than 1 takes the prompt as text, not an Interpretation.")
+        return upscaling_prompt(prompt, scale, self.tasks)
+
     def restore(
         self,
         image: inputs.AnyImage,
         prompt: str | Interpretation,
         tile: int | None = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
+        scale: float = 1.0,
     ) -> Image.Image | np.ndarray | torch.Tensor:
         """Restore an image as ``prompt`` says, returning the same kind of image
-        (:func:`tpir.inference.inputs.restore_any`: paths, PIL images, numpy arrays, tensors)."""
-        return inputs.restore_any(self, image, self._interpreted(prompt), tile, overlap)
+        (:func:`tpir.inference.inputs.restore_any`: paths, PIL images, numpy arrays, tensors). With
+        ``scale``, the image is enlarged that many times first and the prompt asks to undo it too
+        (:func:`~tpir.inference.interpretation.upscaling_prompt`): a sharper, larger photo."""
+        read = self._interpreted(self._scaled(prompt, scale))
+        return inputs.restore_any(self, image, read, tile, overlap, scale)
 
     def restore_photo(
         self,
@@ -318,12 +331,12 @@ class Restorer(nn.Module):
         overlap: int = DEFAULT_OVERLAP,
         overwrite: bool = False,
         progress: Callable[[], object] | None = None,
+        scale: float = 1.0,
     ) -> Path:
-        """Read ``source``, restore it and write ``target`` in the source's form, atomically
-        (:func:`tpir.inference.inputs.restore_file`)."""
-        return inputs.restore_file(
-            self, source, target, self._interpreted(prompt), tile, overlap, overwrite, progress
-        )
+        """Read ``source``, restore it (enlarged ``scale`` times first, as :meth:`restore`) and write
+        ``target`` in the source's form, atomically (:func:`tpir.inference.inputs.restore_file`)."""
+        read = self._interpreted(self._scaled(prompt, scale))
+        return inputs.restore_file(self, source, target, read, tile, overlap, overwrite, progress, scale)
 
     def save_pretrained(self, folder: str | Path, overwrite: bool = False, card: str | None = None) -> Path:
         """Write the model folder (:func:`tpir.inference.folder.save_folder`).

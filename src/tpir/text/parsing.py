@@ -6,27 +6,29 @@ The grammar is small and written here; the words come from the lexicon (``tpir.t
    segment into parts at "and", "&", "plus", "as well as", "then", "also". A segment that names no
    degradation, such as a description of the scene ("a child on a swing in the park; remove the noise"),
    changes nothing: the same instruction reads the same with or without one (but see point 4).
-2. A part with a keep cue keeps what it names; a part with a removal verb removes it; any other part does
-   what the part before it in the same segment did (removal at the start of a segment): "remove the rain
-   and the noise" removes both, "keep the grain and the rain" keeps both, "no need to denoise, just the
-   rain" keeps the noise and removes the rain. Keep cues are asked ("keep", "leave", "no need to", "don't
-   touch", "except"), liked ("I love the grain", "I don't mind the fog", "fine with the blur") or said of
-   the degradation ("the fog is intentional", "the grain is deliberate", "on purpose", "an artistic
-   choice", "the haze can stay"); a negated one ("the noise is not intentional") is no cue. A part holding
-   both kinds of cue is cut where the cue changes, each clause doing what its own cue says: a cue said of
-   a degradation governs the one named just before it, any other cue what follows it ("the fog is
-   intentional fix the noise", "remove everything except the grain"); a removal verb right after a
-   keep cue is negated by it ("no need to remove the grain"). A keep cue of a pronoun in a part that names
-   nothing ("the grain? keep it") keeps the degradation named just before, unless a cue asked to remove
-   it ("remove the rain and the noise, keep it" removes both).
+2. A part with a keep cue keeps what it names; a part with a removal verb (a general one, "remove", or
+   a category's verb of the lexicon, "upscale", which negated is a keep cue: "don't upscale") removes it;
+   any other part does what the part before it in the same segment did (removal at the start of a
+   segment): "remove the rain and the noise" removes both, "keep the grain and the rain" keeps both, "no
+   need to denoise, just the rain" keeps the noise and removes the rain. Keep cues are asked ("keep",
+   "leave", "no need to", "don't touch", "except"), liked ("I love the grain", "I don't mind the fog",
+   "fine with the blur") or said of the degradation ("the fog is intentional", "the grain is deliberate",
+   "on purpose", "an artistic choice", "the haze can stay"); a negated one ("the noise is not
+   intentional") is no cue. A part holding both kinds of cue is cut where the cue changes, each clause
+   doing what its own cue says: a cue said of a degradation governs the one named just before it, any
+   other cue what follows it ("the fog is intentional fix the noise", "remove everything except the
+   grain"); a removal verb right after a keep cue is negated by it ("no need to remove the grain"). A keep
+   cue of a pronoun in a part that names nothing ("the grain? keep it") keeps the degradation named just
+   before, unless a cue asked to remove it ("remove the rain and the noise, keep it" removes both).
 3. A part names a category by a noun, verb or number name of the lexicon (longest phrase first); a number
    in a part belongs to the category named nearest to it ("sigma=25", "σ 25" and "25 sigma" all read
-   sigma 25), a number in a part that names none to the category removed last before it ("denoise, 25"),
-   and one before any category to nothing (a description's "my 2 kids on the beach; remove the noise");
-   a number outside the category's range is refused with the range. A phrase that several
-   categories list ("sigma": noise and blur) names the one of them that another word of the same part
-   names ("deblur with sigma 2"), else the one removed last before it ("deblur, sigma 2"), else the first
-   that lists it in the lexicon ("sigma 25" is noise).
+   sigma 25; "4x", "x4" and "4×" read a factor 4 by the number name "x"), a number in a part that names
+   none to the category removed last before it ("denoise, 25"), and one before any category to nothing
+   (a description's "my 2 kids on the beach; remove the noise"); sizes ("4K", "1080p", "3x zoom") are no
+   number (``tpir.text.numbers``). A number outside the category's range is refused with the range. A
+   phrase that several categories list ("sigma": noise and blur) names the one of them that another word
+   of the same part names ("deblur with sigma 2"), else the one removed last before it ("deblur, sigma
+   2"), else the first that lists it in the lexicon ("sigma 25" is noise).
 4. A blind phrase ("all degradation", "everything") asks to remove every degradation but the kept ones.
    So does a general request to improve the photo ("enhance this photo", "make it look better", "improve
    the quality", "restore this old photo", "fix this image") when the prompt names nothing to remove:
@@ -52,8 +54,8 @@ import torch
 
 from tpir.text.classify import CategoryCentroids
 from tpir.text.corpus import BLIND_CATEGORY, Prompt
-from tpir.text.encoder import PromptError
 from tpir.text.lexicon import Lexicon
+from tpir.text.numbers import checked_number, prepared_prompt, stated_numbers
 
 _SEGMENT_BREAK = re.compile(r"[,;!?]|\.(?!\d)|\b(?:but|while|whereas|instead|however)\b")
 _PART_BREAK = re.compile(r"&|\b(?:and|plus|as well as|then|also)\b")
@@ -62,12 +64,13 @@ _PART_BREAK = re.compile(r"&|\b(?:and|plus|as well as|then|also)\b")
 _KEEP_CUE = re.compile(
     r"\b(?:keep|keeping|leave|leaving|preserve|retain|spare|no need|not necessary|except|apart from|not the"
     r"|without (?:touching|removing|changing|affecting|losing|hurting|ruining|killing)"
-    r"|(?:don't|do not|dont|never)\s+(?:remove|touch|change|fix|clean|denoise|derain|dehaze|defog|get rid|take|mind)"
+    r"|(?:don't|do not|dont|never)\s+(?:remove|touch|change|fix|clean|get rid|take|mind)"
     r"|(?<!not )(?<!n't )(?:fine|ok|okay|happy|good|cool|alright) with)\b"
     r"|(?:^\s*|\b(?:i|we)\s+(?!(?:would|wd|could|should|might|dont|didnt|never|not|no|feel|felt|look|seem)\b)(?:\w+\s+)?)"
     r"(?:love|like|adore|enjoy|dig)\b"
 )
-# Keep cues said of the degradation named just before them ("the fog is intentional", "the grain can stay").
+# Keep cues said of the degradation named just before them ("the fog is intentional", "the grain can stay",
+# "the fog is pretty", not "the photo is pretty blurry").
 _KEEP_PREDICATE = re.compile(
     r"\b(?:stay|stays|remain|remains|untouched|as it is|as is|kept(?! (?:out|away|down|off|low))"
     r"|(?<!not )(?<!n't )(?<!never )(?:intentional|intentionally|intended|deliberate|deliberately|on purpose"
@@ -75,7 +78,8 @@ _KEEP_PREDICATE = re.compile(
     r"|part of the (?:look|style|mood|charm|atmosphere|aesthetic|vibe|feel|scene)"
     r"|(?:adds?|gives?(?: it)?) (?:a |some |the )?(?:\w+ )?(?:mood|atmosphere|character|charm|drama|feel|vibe|look)"
     r"|the (?:whole )?point|meant to be there|supposed to be there"
-    r"|(?:is|are|'s|was|looks|seems) (?:fine|ok|okay|nice|cool|great|good|beautiful|lovely|pretty|wanted)))\b"
+    r"|(?:is|are|'s|was|looks|seems) (?:fine|ok|okay|nice|cool|great|good|beautiful|lovely|wanted"
+    r"|pretty(?!\s+(?!(?:nice|cool|good|great|neat|lovely|beautiful|awesome)\b)[^\W\d_]))))\b"
 )
 # A keep cue of a pronoun ("the grain gives it a vibe, keep it") keeps the degradation named just before.
 _KEEP_PRONOUN = re.compile(
@@ -99,9 +103,6 @@ _IMPROVE_REQUEST = re.compile(
     r"|(?:fix|clean|clean up|clear up|sort out|tidy up) (?:up )?(?:this|that|my|our|the|your) "
     rf"(?:(?:old|whole|entire|damaged|poor|bad|ruined|little) )?{_PHOTO})\b"
 )
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(%?)")
-# A letter followed by a digit or a digit by a letter ("sigma25", "25sigma") are read as two words.
-_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 # A prompt understood from its embedding with a confidence below this is flagged: few of the corpus's test
 # sentences fall below it, most off-topic or foreign prompts do (the results pages give the figures). Tiny
 # random encoders are always below; models of more categories spread their confidence thinner.
@@ -212,9 +213,14 @@ class PromptParser:
         for phrase in lexicon.blind_phrases:
             owners.setdefault(phrase, {}).setdefault(BLIND_CATEGORY, None)
         self._phrases = [
-            (re.compile(rf"(?<![\w-]){re.escape(phrase)}(?:s|es)?(?![\w-])"), tuple(owners[phrase].items()))
+            (re.compile(_phrase_pattern(phrase)), tuple(owners[phrase].items()))
             for phrase in sorted(owners, key=lambda p: -len(p))
         ]
+        # A category's own verb is a removal verb ("keep the grain and upscale it"); negated, a keep cue.
+        verbs = sorted({v for vocabulary in lexicon.vocabularies.values() for v in vocabulary.verbs}, key=len)
+        verb = rf"(?:{'|'.join(map(re.escape, reversed(verbs))) or '(?!)'})(?![\w-])"
+        self._verb = re.compile(rf"(?<![\w-]){verb}")
+        self._negated_verb = re.compile(rf"\b(?:don't|do not|dont|never)\s+{verb}")
 
     def parse(self, prompt: str, embed: Callable[[str], torch.Tensor] | None = None) -> ParsedPrompt:
         """Read ``prompt``.
@@ -226,7 +232,7 @@ class PromptParser:
         Raises:
             PromptError: a number outside its category's range, naming the range.
         """
-        text = _LETTER_DIGIT.sub(" ", prompt.lower().replace("=", " ").replace(":", " "))
+        text = prepared_prompt(prompt)
         removed: dict[str, float | None] = {}
         kept: list[str] = []
         blind = False
@@ -240,7 +246,7 @@ class PromptParser:
         for segment in _SEGMENT_BREAK.split(text):
             keeping, cued = False, False
             for part in (c for p in _PART_BREAK.split(segment) for c in self._clauses(p)):
-                cue = _cue(part)
+                cue = self._cue(part)
                 keeping = keeping if cue is None else cue
                 cued = cued or cue is not None
                 asks_to_improve = asks_to_improve or (not keeping and bool(_IMPROVE_REQUEST.search(part)))
@@ -262,8 +268,8 @@ class PromptParser:
                         last_category = match.category
                 if keeping:
                     continue
-                for number, name, position in self._numbers(part):
-                    owner = _nearest(matches, position)
+                for number, name, span in stated_numbers(part):
+                    owner = _nearest(matches, span)
                     if owner is None:
                         if last_category is not None:
                             numbers_without_category.append((number, name, last_category))
@@ -331,11 +337,11 @@ class PromptParser:
     def _clauses(self, part: str) -> list[str]:
         """``part`` cut where its cue changes between keeping and removing (grammar point 2), or ``[part]``
         when it holds one kind of cue or none."""
-        keep = [m.span() for m in _KEEP_CUE.finditer(part)]
+        keep = [m.span() for cue in (_KEEP_CUE, self._negated_verb) for m in cue.finditer(part)]
         said_of = [m.span() for m in _KEEP_PREDICATE.finditer(part)]
         removal = [
             m.span()
-            for m in _REMOVE_CUE.finditer(part)
+            for m in (*_REMOVE_CUE.finditer(part), *self._verb.finditer(part))
             if not any(
                 start <= m.start() < end
                 or (end <= m.start() and _NEGATED_VERB_GAP.fullmatch(part[end : m.start()]))
@@ -361,39 +367,29 @@ class PromptParser:
         cuts.append(len(part))
         return [part[a:b] for a, b in pairwise(cuts) if b > a]
 
-    @staticmethod
-    def _numbers(part: str) -> list[tuple[float, str, int]]:
-        """(value, as written, position) of each number in ``part``."""
-        return [
-            (float(found.group(1)), found.group(0).strip(), found.start()) for found in _NUMBER.finditer(part)
-        ]
+    def _cue(self, clause: str) -> bool | None:
+        """True for a clause with a keep cue, False for one with a removal verb, None for one without a cue."""
+        if _KEEP_CUE.search(clause) or _KEEP_PREDICATE.search(clause) or self._negated_verb.search(clause):
+            return True
+        return False if _REMOVE_CUE.search(clause) or self._verb.search(clause) else None
 
     def _checked(self, match: _Match, number: float, written: str) -> float:
-        """``number`` on the category's scale (a percentage of a 0-1 range is divided by 100), in range."""
-        vocabulary = self.lexicon[match.category]
-        if vocabulary.number_range is None:
-            raise PromptError(f"{written}: {match.category} takes no number.")
-        if written.endswith("%") and vocabulary.number_range[1] <= 1:
-            number /= 100
-        name = match.number_name or (vocabulary.number_names[0] if vocabulary.number_names else "number")
-        try:
-            return vocabulary.check_number(number, name)
-        except ValueError as error:
-            raise PromptError(str(error)) from None
+        """``number`` on the scale of the category of ``match``, in range (raises PromptError)."""
+        return checked_number(self.lexicon[match.category], number, written, match.number_name)
 
 
-def _cue(clause: str) -> bool | None:
-    """True for a clause with a keep cue, False for one with a removal verb, None for one without a cue."""
-    if _KEEP_CUE.search(clause) or _KEEP_PREDICATE.search(clause):
-        return True
-    return False if _REMOVE_CUE.search(clause) else None
+def _phrase_pattern(phrase: str) -> str:
+    """A lexicon phrase as a whole word, plurals too; one of one character ("σ", "x") only beside a number
+    ("σ 25", "4 x", "x 4"): alone it is a letter of something else."""
+    if len(phrase) > 1:
+        return rf"(?<![\w-]){re.escape(phrase)}(?:s|es)?(?![\w-])"
+    return rf"(?:(?<=\d)|(?<=\d\s)){re.escape(phrase)}(?![\w-])|(?<![\w-]){re.escape(phrase)}(?=\s*\.?\d)"
 
 
-def _nearest(matches: Sequence[_Match], position: int) -> _Match | None:
-    """The match closest to ``position``; number names win over nouns at the same distance."""
+def _nearest(matches: Sequence[_Match], span: tuple[int, int]) -> _Match | None:
+    """The match closest to the number at ``span`` (start, end); number names win over nouns at the same
+    distance ("deblur 2x upscaled": the 2 is the factor of the "x")."""
     if not matches:
         return None
-    return min(
-        matches,
-        key=lambda m: (min(abs(position - m.start), abs(position - m.end)), m.number_name is None),
-    )
+    start, end = span
+    return min(matches, key=lambda m: (max(m.start - end, start - m.end, 0), m.number_name is None))

@@ -1,5 +1,5 @@
 """Synthetic degradations, one module per family, as pure tensor functions: Gaussian noise, rain streaks
-and haze (the scene and the sensor), blur, low light and JPEG compression (the camera and the file).
+and haze (the scene and the sensor), blur, low light, resolution loss and JPEG compression (the camera, the apps and the file).
 
 Every function takes images as float tensors, RGB in [0, 1], of shape (3, H, W) or (B, 3, H, W), returns the
 same rank, clips its output to [0, 1], and draws any randomness from the ``torch.Generator`` it is given
@@ -18,6 +18,7 @@ from tpir.data.degradations.lowlight import LowLightParams, add_low_light, sampl
 from tpir.data.degradations.noise import NoiseParams, add_gaussian_noise, sample_noise_params
 from tpir.data.degradations.params import DegradationParams
 from tpir.data.degradations.rain import RainParams, add_rain_streaks, sample_rain_params
+from tpir.data.degradations.resize import ResizeParams, add_resize, sample_resize_params
 
 __all__ = [
     "BlurParams",
@@ -27,12 +28,14 @@ __all__ = [
     "LowLightParams",
     "NoiseParams",
     "RainParams",
+    "ResizeParams",
     "add_blur",
     "add_gaussian_noise",
     "add_haze",
     "add_jpeg",
     "add_low_light",
     "add_rain_streaks",
+    "add_resize",
     "estimate_depth_proxy",
     "sample_blur_params",
     "sample_haze_params",
@@ -40,4 +43,5 @@ __all__ = [
     "sample_low_light_params",
     "sample_noise_params",
     "sample_rain_params",
+    "sample_resize_params",
 ]
