@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from tpir.data.tasks import set_tasks
+from tpir.evaluation.ood import ood_sets, ood_study, ood_table
 from tpir.evaluation.protocol import evaluation_sets, restore_with, score_sets
 from tpir.evaluation.report import write_report
 from tpir.evaluation.scores import SetScores
@@ -68,8 +69,8 @@ def evaluate(cfg: DictConfig, model: Restorer, method: str) -> dict:
 
 
 def run_study(cfg: DictConfig, model: Restorer, method: str, catalog, corpus) -> dict:
-    """A prompt study (``study=composite`` or ``study=strength``, see ``tpir.evaluation.studies``): what
-    ``results.json`` holds, with its table."""
+    """A prompt study (``study=composite`` or ``study=strength``, see ``tpir.evaluation.studies``; or
+    ``study=ood``, :mod:`tpir.evaluation.ood`): what ``results.json`` holds, with its table."""
     if cfg.study not in STUDIES:
         raise ValueError(
             f"study={cfg.study}; expected one of {', '.join(STUDIES)}, or null for the test table."
@@ -80,6 +81,11 @@ def run_study(cfg: DictConfig, model: Restorer, method: str, catalog, corpus) ->
         sets = composite_sets(catalog, model.tasks, seed=cfg.seed)
         rows = composite_study(restore, sets, lexicon, cfg.protocol.name, cfg.limit)
         header, body = composite_table(rows)
+    elif cfg.study == "ood":
+        rows = ood_study(
+            restore, ood_sets(cfg.data.root, model.tasks, cfg.seed), cfg.protocol.name, cfg.limit
+        )
+        header, body = ood_table(rows)
     else:
         clean = next((s for t, s in catalog.test.values() if t == "denoise" and hasattr(s, "bank")), None)
         if clean is None:

@@ -28,7 +28,7 @@ from tpir.evaluation.protocol import Restore, apply_protocol
 from tpir.metrics.image_quality import psnr, ssim
 from tpir.text.lexicon import Lexicon
 
-STUDIES = ("composite", "strength")
+STUDIES = ("composite", "strength", "ood")
 BLIND_PROMPT = "remove all degradation"
 
 

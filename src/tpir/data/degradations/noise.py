@@ -53,6 +53,28 @@ def add_gaussian_noise(image: Tensor, sigma: float, generator: torch.Generator) 
     return restore_rank(noisy, batched), NoiseParams(sigma=sigma)
 
 
+def add_poisson_noise(image: Tensor, scale: float, generator: torch.Generator, grey: bool = False) -> Tensor:
+    """Add shot noise, the Poisson noise of 8-bit photon counts (``Poisson(255 x) / 255 - x``) times
+    ``scale``, then clip to [0, 1]: stronger in bright regions, unlike Gaussian noise (at mid-grey, scale 1
+    is about sigma 8 on 0-255). ``grey`` draws it once from the mean of the channels, for all three.
+
+    Args:
+        image: (3, H, W) or (B, 3, H, W), RGB in [0, 1].
+        scale: >= 0 (Real-ESRGAN draws 0.05 to 3).
+        generator: source of the noise.
+        grey: the same noise on every channel.
+
+    Returns:
+        The noisy image, same shape.
+    """
+    x, batched = as_batch(image)
+    check_range("scale", scale, 0.0)
+    base = x.mean(dim=1, keepdim=True) if grey else x
+    counts = torch.poisson(base.clamp(0.0, 1.0).cpu() * 255.0, generator=generator)
+    noise = (counts / 255.0 - base.cpu()) * scale
+    return restore_rank((x + noise.to(x.device, x.dtype)).clamp(0.0, 1.0), batched)
+
+
 def sample_noise_params(generator: torch.Generator, sigmas: Sequence[float] = NOISE_SIGMAS) -> NoiseParams:
     """Pick a noise level uniformly from ``sigmas``.
 

@@ -36,6 +36,7 @@ from torch import Tensor
 from tpir.data.degradations.blur import add_blur
 from tpir.data.degradations.checks import as_batch, restore_rank
 from tpir.data.degradations.jpeg import add_jpeg
+from tpir.data.degradations.noise import add_poisson_noise
 from tpir.data.degradations.params import choice, uniform
 from tpir.data.degradations.resize import RESIZE_KERNELS
 from tpir.data.transforms import enlarge
@@ -191,14 +192,12 @@ def _resize(x: Tensor, size: tuple[int, int], kernel: str) -> Tensor:
 
 
 def _add_noise(x: Tensor, step: ChainStep, generator: torch.Generator) -> Tensor:
-    """``x`` (B, 3, h, w) with the noise of ``step``: Gaussian of sigma ``value`` on 0-255, or Poisson (the
-    shot noise of 8-bit counts) scaled by ``value``; grey noise is drawn once for the three channels."""
+    """``x`` (B, 3, h, w) with the noise of ``step``: Gaussian of sigma ``value`` on 0-255, or Poisson scaled
+    by ``value`` (:func:`~tpir.data.degradations.noise.add_poisson_noise`); grey noise is drawn once for the
+    three channels."""
     grey = step.kind.endswith("-grey")
+    if step.kind.startswith("poisson"):
+        return add_poisson_noise(x, step.value, generator, grey)
     shape = (x.shape[0], 1, *x.shape[-2:]) if grey else x.shape
-    if step.kind.startswith("gaussian"):
-        noise = torch.randn(shape, generator=generator, dtype=x.dtype) * (step.value / 255.0)
-    else:
-        base = x.mean(dim=1, keepdim=True) if grey else x
-        counts = torch.poisson(base.clamp(0.0, 1.0) * 255.0, generator=generator)
-        noise = (counts / 255.0 - base) * step.value
+    noise = torch.randn(shape, generator=generator, dtype=x.dtype) * (step.value / 255.0)
     return (x + noise.to(x.device)).clamp(0.0, 1.0)
