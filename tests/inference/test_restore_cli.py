@@ -10,7 +10,6 @@ import pytest
 import torch
 from PIL import Image
 
-from tpir.cli import common
 from tpir.cli.restore import main
 from tpir.data.photos import Photo, read_photo, write_photo
 from tpir.inference.restorer import Restorer
@@ -171,41 +170,6 @@ def test_a_missing_model_folder_is_one_line(capsys: pytest.CaptureFixture[str], 
     assert status == 2
     assert err == f"tpir-restore: error: --model {tmp_path / 'no_model'}: no such folder.\n"
     assert out == ""
-
-
-def test_the_model_is_the_given_else_tpir_model_else_the_packaged_else_the_demo(
-    capsys: pytest.CaptureFixture[str], model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("TPIR_MODEL", raising=False)
-    monkeypatch.delenv("TPIR_OUTPUT_DIR", raising=False)
-    packaged = tmp_path / "site-packages" / "tpir" / "resources" / "model"
-    monkeypatch.setattr(common, "PACKAGED_MODEL", packaged)
-    save(pixels(3), tmp_path / "photo.png")
-
-    def model_line(*argv: str | Path) -> str:
-        status, out, err = run(capsys, "photo.png", "--prompt", PROMPT, "--overwrite", *argv)
-        assert (status, err) == (0, "")
-        return out.splitlines()[0]
-
-    status, _, err = run(capsys, "photo.png", "--prompt", PROMPT)
-    assert status == 2 and "run `make demo`" in err and len(err.splitlines()) == 1
-    demo = Path("outputs") / "demo" / "model"
-    demo.parent.mkdir(parents=True)
-    demo.symlink_to(model_folder)
-    assert model_line() == f"model: {demo} (demo)"
-    assert (tmp_path / "photo_restored.png").is_file()
-    packaged.parent.mkdir(parents=True)
-    packaged.symlink_to(model_folder)
-    assert model_line() == f"model: {packaged} (packaged)"
-    chosen = tmp_path / "chosen"
-    chosen.symlink_to(model_folder)
-    monkeypatch.setenv("TPIR_MODEL", str(chosen))
-    assert model_line() == f"model: {chosen} (TPIR_MODEL)"
-    assert model_line("--model", model_folder) == f"model: {model_folder} (--model)"
-    monkeypatch.setenv("TPIR_MODEL", str(tmp_path / "gone"))
-    status, _, err = run(capsys, "photo.png", "--prompt", PROMPT)
-    assert (status, err) == (2, f"tpir-restore: error: TPIR_MODEL={tmp_path / 'gone'}: no such folder.\n")
 
 
 def test_a_damaged_model_folder_is_one_line(
