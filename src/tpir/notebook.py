@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from tpir.cli.common import default_model
+from tpir.cli.common import choose_model
 from tpir.data.bundled_photos import bundled_image
 from tpir.data.photos import to_float
 from tpir.data.tasks import TASKS
@@ -101,7 +102,7 @@ def notebook_restorer(folder: str | Path | None = None) -> Restorer:
 
     Args:
         folder: an exported model folder (``tpir-export``); a relative path is taken from the project root.
-            None: the commands' default (:func:`tpir.cli.common.default_model`), from the project root.
+            None: the commands' default (:func:`tpir.cli.common.choose_model`), from the project root.
 
     Returns:
         The model, on the CPU, in eval mode.
@@ -109,9 +110,10 @@ def notebook_restorer(folder: str | Path | None = None) -> Restorer:
     Raises:
         ModelFolderError: ``folder`` exists but is not a usable model folder.
     """
-    folder = Path(folder or default_model())
-    if not folder.is_absolute():
-        folder = find_project_root() / folder
+    choice = choose_model(folder or None, given_as="argument")
+    if not choice.folder.is_absolute():
+        choice = replace(choice, folder=find_project_root() / choice.folder)
+    folder = choice.folder
     if smoke():
         print(f"smoke mode ({SMOKE_ENV}=1): a tiny random model, not {folder}")
         return tiny_model()
@@ -120,7 +122,7 @@ def notebook_restorer(folder: str | Path | None = None) -> Restorer:
             f"no model folder at {folder} (run `make demo`): a tiny random model, so restorations mean nothing"
         )
         return tiny_model()
-    print(f"model: {folder}")
+    print(choice.summary())
     return Restorer.from_pretrained(folder)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tpir.cli.eval import score, write_results
+from tpir.cli import common
+from tpir.cli.eval import restorer_of_config, score, write_results
 from tpir.inference.restorer import Restorer
 from tpir.models.guidance import TaskEmbeddingGuidance
 from tpir.notebook import TINY_BACKBONE, tiny_model
@@ -82,5 +83,18 @@ def test_a_onehot_model_is_scored_on_its_own_tasks_with_the_sets_task(eval_confi
 
 def test_a_missing_model_folder_says_where_a_model_comes_from(eval_config, tmp_path: Path) -> None:
     cfg = eval_config(f"model_dir={tmp_path / 'nothing'}")
-    with pytest.raises(ValueError, match=r"nothing does not exist; pass model_dir=.*set TPIR_MODEL"):
+    with pytest.raises(ValueError, match=r"at .*nothing \(model_dir\); pass model_dir=.*set TPIR_MODEL"):
         score(cfg)
+
+
+def test_without_model_dir_the_commands_default_model_is_scored(
+    eval_config, model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setattr(common, "PACKAGED_MODEL", model_folder)
+    monkeypatch.delenv("TPIR_MODEL", raising=False)
+    model, method = restorer_of_config(eval_config())
+    assert method == "tpir (packaged)" and model.config == Restorer.from_pretrained(model_folder).config
+    assert f"model: {model_folder} (packaged)" in capsys.readouterr().out
+    monkeypatch.setenv("TPIR_MODEL", str(tmp_path / "nothing"))
+    with pytest.raises(ValueError, match=r"no model folder at .*nothing \(TPIR_MODEL\)"):
+        restorer_of_config(eval_config())

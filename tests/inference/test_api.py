@@ -1,5 +1,6 @@
-"""``tpir.load(folder).restore(image, prompt)`` on every kind of image it takes."""
+"""``tpir.load(folder).restore(image, prompt)`` on every kind of image it takes, and ``tpir.load()``'s default."""
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import torch
 from PIL import Image
 
 import tpir
+from tpir.cli import common
 from tpir.data.photos import PhotoError, read_photo
+from tpir.inference.folder import ModelFolderError
 from tpir.inference.interpretation import PromptWarning
 
 PROMPT = "please remove the rain"
@@ -103,3 +106,17 @@ def test_a_low_confidence_prompt_gives_a_note_and_a_warning(model) -> None:
         model.restore(image, read)
         model.restore(image, PROMPT)
         assert model.interpret(PROMPT).notes == ()
+
+
+def test_load_without_a_folder_takes_tpir_model_else_the_packaged_model(
+    model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("TPIR_MODEL", raising=False)
+    monkeypatch.setattr(common, "PACKAGED_MODEL", model_folder)
+    with caplog.at_level(logging.INFO, logger="tpir"):
+        packaged = tpir.load()
+    assert f"model: {model_folder} (packaged)" in caplog.messages
+    assert packaged.config == tpir.load(model_folder).config
+    monkeypatch.setenv("TPIR_MODEL", str(tmp_path / "elsewhere"))
+    with pytest.raises(ModelFolderError, match=r"elsewhere: not a tpir model folder \(no config.json\)"):
+        tpir.load()

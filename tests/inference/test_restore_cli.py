@@ -68,11 +68,13 @@ def test_prints_what_the_prompt_was_understood_as(
 ):
     source = save(pixels(3), tmp_path / "photo.png")
     _, out, _ = restore(capsys, model_folder, source)
-    first = out.splitlines()[0]
-    assert first == f'understood "{PROMPT}" as: remove: derain (named by words, confidence 1.00)'
+    assert out.splitlines()[:2] == [
+        f"model: {model_folder} (--model)",
+        f'understood "{PROMPT}" as: remove: derain (named by words, confidence 1.00)',
+    ]
     prompt = "denoise with sigma 25 but keep the rain"
     _, out, _ = run(capsys, source, "--prompt", prompt, "--model", model_folder, "--overwrite")
-    assert out.splitlines()[:3] == [
+    assert out.splitlines()[1:4] == [
         f'understood "{prompt}" as: remove: denoise (25); keep: derain (named by words, confidence 1.00)',
         "note: this model reads no numbers (it was trained before strength prompts); the strength is its own guess.",
         "note: this model removes one degradation at a time; it does not read which to keep or remove of several.",
@@ -168,20 +170,6 @@ def test_a_missing_model_folder_is_one_line(capsys: pytest.CaptureFixture[str], 
     assert status == 2
     assert err == f"tpir-restore: error: --model {tmp_path / 'no_model'}: no such folder.\n"
     assert out == ""
-
-
-def test_the_default_model_is_outputs_demo_model(
-    capsys: pytest.CaptureFixture[str], model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.chdir(tmp_path)
-    save(pixels(3), tmp_path / "photo.png")
-    status, _, err = run(capsys, "photo.png", "--prompt", PROMPT)
-    assert status == 2 and "run `make demo`" in err and len(err.splitlines()) == 1
-    (tmp_path / "outputs" / "demo").mkdir(parents=True)
-    (tmp_path / "outputs" / "demo" / "model").symlink_to(model_folder)
-    status, out, err = run(capsys, "photo.png", "--prompt", PROMPT)
-    assert (status, err) == (0, "")
-    assert "wrote photo_restored.png (" in out and (tmp_path / "photo_restored.png").is_file()
 
 
 def test_a_damaged_model_folder_is_one_line(
@@ -340,7 +328,7 @@ def test_a_low_confidence_prompt_is_said_so(
     # The tiny random encoder places every prompt without a lexicon word near all categories alike.
     status, out, _ = run(capsys, source, "--prompt", "make it look like a cat", "--model", model_folder)
     assert status == 0
-    understood, note = out.splitlines()[:2]
+    understood, note = out.splitlines()[1:3]
     assert "(understood from the embedding, confidence 0." in understood
     assert re.fullmatch(
         r"note: the prompt is understood with low confidence \(0\.\d\d\): none of its words names a "

@@ -1,6 +1,6 @@
 """``tpir-app``: restore photos by typing, in the browser, on this machine only.
 
-    tpir-app                                   # the demo model (make demo), on http://127.0.0.1:7860
+    tpir-app                                   # the default model (as tpir-restore's), on http://127.0.0.1:7860
     tpir-app --model my_model --port 8000      # another exported model folder
 
 The page serves on 127.0.0.1 unless ``--host`` says otherwise, makes no share link, sends no analytics
@@ -21,14 +21,16 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tpir.cli.common import EXIT_OK, EXIT_SETUP, default_model, output_root
+from tpir.cli.common import EXIT_OK, EXIT_SETUP, choose_model, output_root
 
 PROG = "tpir-app"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help=f"model folder (default: {default_model()})")
+    parser.add_argument(
+        "--model", type=Path, default=None, help=f"model folder (default: {choose_model().folder})"
+    )
     parser.add_argument(
         "--models-root", type=Path, default=None, help=f"where to list models (default: {output_root()})"
     )
@@ -51,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SETUP
     from tpir.app.page import build_page, serve  # Gradio is imported here, once it is known to be there
 
-    page = build_page(args.model or default_model(), args.models_root or output_root())
+    choice = choose_model(args.model)
+    print(choice.summary(), flush=True)
+    page = build_page(choice.folder, args.models_root or output_root())
     print(f"{PROG}: serving on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a page is stopped, not an error
         serve(page, args.host, args.port)

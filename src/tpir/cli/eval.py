@@ -16,7 +16,7 @@ import torch
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
-from tpir.cli.common import EXIT_SETUP
+from tpir.cli.common import EXIT_SETUP, choose_model
 from tpir.config import CONFIG_DIR
 from tpir.evaluation.evaluate import evaluate, write_results
 from tpir.inference.checkpoints import find_checkpoint, restorer_from_checkpoint
@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def restorer_of_config(cfg: DictConfig) -> tuple[Restorer, str]:
-    """The model to score (a checkpoint if ``ckpt_path`` is set, else ``model_dir``) on ``device`` in
-    ``precision`` (printed), and its row name."""
+    """The model to score (a checkpoint if ``ckpt_path`` is set, else ``model_dir``, else the default model
+    folder: :func:`~tpir.cli.common.choose_model`) on ``device`` in ``precision`` (both printed), and its
+    row name."""
     if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={cfg.device}, but CUDA is not available here; use device=cpu.")
     if cfg.ckpt_path:
@@ -35,14 +36,18 @@ def restorer_of_config(cfg: DictConfig) -> tuple[Restorer, str]:
         model = restorer_from_checkpoint(checkpoint)
         name = checkpoint.resolve().parent.parent.name
     else:
-        if not Path(cfg.model_dir).is_dir():
+        choice = choose_model(cfg.model_dir, given_as="model_dir")
+        if not choice.folder.is_dir():
             raise ValueError(
-                f"model_dir={cfg.model_dir} does not exist; pass model_dir=<folder> or ckpt_path=<checkpoint>, "
-                "set TPIR_MODEL, or run `make demo`, which exports outputs/demo/model."
+                f"no model folder at {choice.folder} ({choice.origin}); pass model_dir=<folder> or "
+                "ckpt_path=<checkpoint>, set TPIR_MODEL, or run `make demo`, which exports outputs/demo/model."
             )
-        model = Restorer.from_pretrained(cfg.model_dir, precision="fp32")
-        folder = Path(cfg.model_dir).resolve()
+        print(choice.summary())
+        model = Restorer.from_pretrained(choice.folder, precision="fp32")
+        folder = choice.folder.resolve()
         name = folder.parent.name if folder.name == "model" else folder.name  # outputs/demo/model: demo
+        if choice.origin == "packaged":  # not "resources"
+            name = choice.origin
     model.to(cfg.device)
     print(model.set_precision(cfg.precision).summary())
     return model, cfg.method or f"tpir ({name})"

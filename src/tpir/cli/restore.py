@@ -1,4 +1,4 @@
-"""``tpir-restore``: restore photos as a prompt says, with a model folder that ``make demo`` exports.
+"""``tpir-restore``: restore photos as a prompt says, with the model the package ships or one exported.
 
     tpir-restore rainy.jpg --prompt "remove the rain"                 # writes rainy_restored.jpg beside it
     tpir-restore a.png b.png --prompt "remove the noise" --out-dir restored/    # restored/a_restored.png, ...
@@ -7,12 +7,14 @@
     tpir-restore photo.png --prompt "remove the noise" --precision fp32   # not bf16, even where native
     tpir-restore small.jpg --scale 2 --prompt "remove the noise"   # twice the size: "..., and undo the 2x downscaling"
 
-The prompt is read once: the line ``understood "..." as: <category> (confidence c)`` says which
-degradation the model took it to name; the line ``precision: ...`` says which number format the model
-runs in, and why (``--precision auto`` takes bf16 where the hardware computes it natively). Each photo
-keeps its alpha channel, bit depth and grayscale-ness; an input whose format cannot be written (e.g.
-GIF) is written as PNG. Large photos are restored in overlapping tiles (``--tile``, ``--overlap``), so
-memory stays bounded whatever their size.
+The line ``model: <folder> (<origin>)`` says which model folder restores and what chose it: ``--model``,
+else ``TPIR_MODEL``, else ``packaged`` (the model the package ships, if it ships one), else ``demo`` (the
+one ``make demo`` exports). The prompt is read once: the line ``understood "..." as: <category>
+(confidence c)`` says which degradation the model took it to name; the line ``precision: ...`` says which
+number format the model runs in, and why (``--precision auto`` takes bf16 where the hardware computes it
+natively). Each photo keeps its alpha channel, bit depth and grayscale-ness; an input whose format cannot
+be written (e.g. GIF) is written as PNG. Large photos are restored in overlapping tiles (``--tile``,
+``--overlap``), so memory stays bounded whatever their size.
 
 Exit status: 0 when every photo was written; 1 when some could not be read or written (each named on
 stderr, the others still restored); 2 for a bad command line, model folder, prompt, device or output
@@ -38,6 +40,7 @@ from tpir.cli.common import (
     EXIT_SOME_FAILED,
     MODEL_ENV,
     SetupError,
+    choose_model,
     load_restorer,
     output_root,
     pick_device,
@@ -90,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         default=None,
-        help=f"model folder (tpir-export, or `make demo`); default: ${MODEL_ENV}, else {output_root() / 'demo' / 'model'}",
+        help=f"model folder (tpir-export, or `make demo`); default: ${MODEL_ENV}, else the model the package "
+        f"ships (if it ships one), else {output_root() / 'demo' / 'model'}",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (one IMAGE only)")
@@ -140,7 +144,8 @@ def _run(args: argparse.Namespace) -> int:
     """Set up from checked arguments, then restore every photo; returns the exit status (0, 1 or 2)."""
     try:
         device = pick_device(args.device)
-        model = load_restorer(args.model, device, args.precision)
+        choice = choose_model(args.model)
+        model = load_restorer(choice, device, args.precision)
         prompt = interpret(model, args.prompt, args.scale)
         if args.output is not None:
             _check_output_folder(args.output)
@@ -149,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     except SetupError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_SETUP
+    print(choice.summary())
     print(prompt.summary())
     print(model.precision.summary())
 

@@ -5,13 +5,16 @@ Layout (:data:`FORMAT_VERSION` 3)::
     config.json            ModelConfig: backbone arguments, guidance class and arguments, estimator arguments
                            (or null), tasks, provenance
     model.safetensors      the steered model's weights (backbone, guidance, estimator)
-    text_encoder/          the frozen BERT and its tokenizer (``save_pretrained``): reads prompts
+    text_encoder/          the frozen BERT that reads prompts: for a MiniLM, only its differences from the
+                           MiniLM package's (``base.json``, ``delta.safetensors``); else whole, with its tokenizer
     centroids.safetensors  mean embedding of each corpus category: what a prompt is matched to
     README.md              model card: the training config and the test table
 
 The parts are the classes training used (``tpir.models``), rebuilt from plain values. Loading reads JSON,
 safetensors and a Hugging Face folder only: nothing is unpickled. Folders of format version 2 (before the
 backbone's Z projection was named ``prompt_projection``) load too: :func:`upgrade_config` and :func:`upgrade_weights` rename what changed.
+A text encoder written whole, as every folder before the MiniLM delta (:mod:`tpir.text.encoder_delta`) has
+it, loads as it did: the files of ``text_encoder/`` say which it is, so the format version is unchanged.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from tpir.models.guidance import Guidance
 from tpir.models.steered import SteeredModel
 from tpir.text.classify import CategoryCentroids
 from tpir.text.encoder import TextEncoder
+from tpir.text.encoder_delta import EncoderBaseError, load_encoder, save_encoder
 from tpir.utils import current_umask
 
 FORMAT_VERSION = 3
@@ -169,8 +173,8 @@ def load_folder(
     """Read a model folder: its config, the steered model with its weights, its text encoder and centroids.
 
     Raises:
-        ModelFolderError: the folder is missing, incomplete, of another format version, or its weights do
-            not fit its config.
+        ModelFolderError: the folder is missing, incomplete, of another format version, its weights do
+            not fit its config, or its text encoder is stored against a base that is not installed here.
     """
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
@@ -183,13 +187,13 @@ def load_folder(
         config = ModelConfig.from_dict(raw)
         text_encoder = None
         if (folder / ENCODER_DIR).is_dir():
-            text_encoder = TextEncoder.from_pretrained(folder / ENCODER_DIR, config.max_length)
+            text_encoder = load_encoder(folder / ENCODER_DIR, config.max_length)
         centroids = _load_centroids(folder / CENTROIDS_FILE) if (folder / CENTROIDS_FILE).is_file() else None
         model = config.build(text_encoder)
         weights = load_file(folder / WEIGHTS_FILE)
         if raw.get("format_version") == 2:
             weights = upgrade_weights(weights)
-    except ModelFolderError as error:
+    except (ModelFolderError, EncoderBaseError) as error:
         raise ModelFolderError(f"{folder}: {error}") from error
     except Exception as error:  # json, safetensors, transformers and torch each raise their own
         raise ModelFolderError(f"{folder}: not a usable tpir model folder ({first_line(error)}).") from error
@@ -229,7 +233,7 @@ def save_folder(
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, staging / WEIGHTS_FILE, metadata={"format": "pt"})
         if text_encoder is not None:
-            text_encoder.save_pretrained(staging / ENCODER_DIR)
+            save_encoder(text_encoder, staging / ENCODER_DIR)
         if centroids is not None:
             save_file(
                 {"centroids": centroids.centroids.contiguous()},
