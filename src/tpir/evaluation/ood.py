@@ -7,8 +7,8 @@ The sets (each image's degradation seeded by its index):
 - ``CBSD68+drawn rain``: rain of a second generator (:mod:`tpir.data.degradations.drawn_rain`), not ours;
 - ``CBSD68+Poisson``: shot noise (:func:`~tpir.data.degradations.noise.add_poisson_noise`), not Gaussian;
 - ``CBSD68+noise+JPEG``: Gaussian noise saved as a JPEG, its grain smeared into blocks;
-- ``outside+noise``, ``outside+rain``: our noise and rain on the clean targets of test sets no training
-  draws from (Rain100L, HSTS, SOTS, GoPro, LOL), centre-cropped.
+- ``outside+noise``, ``outside+rain``: our noise and rain on the clean targets of the real-pair test sets
+  (Rain100L, HSTS, SOTS, GoPro, LOL), which no training draws from, centre-cropped.
 
 Per set it reports the mean PSNR of the input, of the named prompt's output and of the blind prompt's
 against the clean image; how many images the named prompt left as they were (PSNR against the input of
@@ -31,7 +31,7 @@ from tpir.data.degradations.params import uniform
 from tpir.data.images import ImageBank
 from tpir.data.layout import check_root, task_test_sets
 from tpir.data.photos import to_float
-from tpir.data.tasks import get_task
+from tpir.data.tasks import TASKS, get_task
 from tpir.data.transforms import centre_crop
 from tpir.evaluation.protocol import Restore, apply_protocol
 from tpir.metrics.image_quality import psnr
@@ -40,8 +40,8 @@ from tpir.metrics.image_quality import psnr
 UNCHANGED_DB = 50.0
 # Side of the centre crop of the outside photos (GoPro frames are 1280 x 720).
 OUTSIDE_CROP = 256
-# The test sets whose clean targets are the outside photos: no training set draws from them.
-OUTSIDE_SETS = {"derain": "Rain100L", "dehaze": ("HSTS", "SOTS"), "deblur": "GoPro", "lowlight": "LOL"}
+# Clean targets taken from each real-pair test set for the outside photos.
+OUTSIDE_PER_SET = 10
 BLIND_PROMPT = "remove all degradation"
 
 Degrade = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -137,12 +137,13 @@ def ood_sets(root: str | Path, tasks: Sequence[str], seed: int = 0) -> list[OodS
 
 
 def _outside_photos(root: Path) -> list[Path]:
-    """The clean targets of the test sets in :data:`OUTSIDE_SETS`, at most 10 of each."""
+    """The clean targets of every real-pair test set (``test/<task>/<set>/target``), at most
+    :data:`OUTSIDE_PER_SET` of each."""
     photos = []
-    for task, names in OUTSIDE_SETS.items():
-        sets = task_test_sets(root, get_task(task))
-        for name in (names,) if isinstance(names, str) else names:
-            photos += [pair.gt for pair in sets.get(name, [])][:10]
+    for task in TASKS.values():
+        if task.test_level is None:
+            for pairs in task_test_sets(root, task).values():
+                photos += [pair.gt for pair in pairs][:OUTSIDE_PER_SET]
     return photos
 
 
