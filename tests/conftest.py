@@ -22,6 +22,7 @@ from tpir.config import CONFIG_DIR
 from tpir.notebook import tiny_model
 from tpir.text.corpus import InstructionCorpus
 from tpir.text.encoder import PretrainingBert, TextEncoder, corpus_words, tiny_random_bert
+from tpir.text.parsing import PromptParser
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -69,6 +70,12 @@ def compose_eval_config(tmp_path: Path) -> Callable[..., DictConfig]:
 @pytest.fixture(scope="session")
 def corpus() -> InstructionCorpus:
     return InstructionCorpus.load()
+
+
+@pytest.fixture(scope="session")
+def parser(corpus: InstructionCorpus) -> PromptParser:
+    """The prompt parser of the bundled lexicon, reading by words only."""
+    return PromptParser(corpus.lexicon)
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ from tpir.text.parsing import PromptParser
 TASKS = ("denoise", "derain", "dehaze")
 
 
-@pytest.fixture(scope="module")
-def corpus() -> InstructionCorpus:
-    return InstructionCorpus.load()
-
-
 def _mixture(corpus: InstructionCorpus, **shares) -> TaskMixture:
     """A mixture of the three tasks on one grey-ish image, with ``PromptMix(**shares)``."""
     grey = torch.full((3, 48, 48), 110, dtype=torch.uint8) + torch.randint(

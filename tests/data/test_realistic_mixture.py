@@ -16,11 +16,6 @@ TASKS = ("denoise", "derain", "deblur", "dejpeg", "resize")
 CHAIN = ["deblur", "resize", "denoise", "dejpeg"]
 
 
-@pytest.fixture(scope="module")
-def corpus() -> InstructionCorpus:
-    return InstructionCorpus.load()
-
-
 def _mixture(corpus: InstructionCorpus, tasks=TASKS, **shares) -> TaskMixture:
     image = torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     bank = ImageBank([image], names=["texture"])

@@ -7,7 +7,6 @@ import torch
 
 from tpir.models.estimator import WINDOW, DegradationEstimator, Estimate
 from tpir.models.steering import ABSENT, FOUND, number_share, plan, presence_share, steer
-from tpir.text.corpus import InstructionCorpus
 from tpir.text.parsing import PromptParser
 
 TASKS = ["denoise", "derain", "dehaze"]
@@ -15,11 +14,6 @@ INNERMOST_FIRST = ["dehaze", "derain", "denoise"]
 # Every task measured; without and with the physical order (what lets a plan measure hidden layers again).
 ESTIMATOR = DegradationEstimator(TASKS, TASKS, width=4)
 LAYERED = DegradationEstimator(TASKS, TASKS, width=4, order=INNERMOST_FIRST)
-
-
-@pytest.fixture(scope="module")
-def parser() -> PromptParser:
-    return PromptParser(InstructionCorpus.load().lexicon)
 
 
 def _estimate(presence: list[float], strength: list[float]) -> Estimate:

@@ -9,16 +9,6 @@ from tpir.text.parsing import PromptParser
 NEW = ("deblur", "dejpeg", "lowlight")
 
 
-@pytest.fixture(scope="module")
-def corpus() -> InstructionCorpus:
-    return InstructionCorpus.load()
-
-
-@pytest.fixture(scope="module")
-def parser(corpus: InstructionCorpus) -> PromptParser:
-    return PromptParser(corpus.lexicon)
-
-
 @pytest.mark.parametrize("category", NEW)
 def test_each_new_category_has_enough_sentences_in_disjoint_splits(
     corpus: InstructionCorpus, category: str

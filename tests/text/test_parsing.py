@@ -21,11 +21,6 @@ from tpir.text.parsing import (
 TASKS = ["denoise", "derain", "dehaze"]
 
 
-@pytest.fixture(scope="module")
-def parser() -> PromptParser:
-    return PromptParser(InstructionCorpus.load().lexicon)
-
-
 @pytest.mark.parametrize(
     ("prompt", "removed", "kept"),
     [

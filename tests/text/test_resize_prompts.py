@@ -8,16 +8,6 @@ from tpir.text.encoder import PromptError
 from tpir.text.parsing import PromptParser
 
 
-@pytest.fixture(scope="module")
-def corpus() -> InstructionCorpus:
-    return InstructionCorpus.load()
-
-
-@pytest.fixture(scope="module")
-def parser(corpus: InstructionCorpus) -> PromptParser:
-    return PromptParser(corpus.lexicon)
-
-
 @pytest.mark.parametrize(
     ("prompt", "removed"),
     [

@@ -12,7 +12,7 @@ from tpir.data.images import ImageBank
 from tpir.data.layout import check_root, clean_test_sets, clean_train_images, task_test_sets, train_pairs
 from tpir.data.photos import PhotoError
 from tpir.data.sources import PairSource, RealisticPairs, RealPairs, SyntheticPairs
-from tpir.data.tasks import REALISTIC, TASKS, Task, set_tasks
+from tpir.data.tasks import REALISTIC, TASKS, Task, knows_set
 
 # Strength of validation and test sets of tasks with test levels, when test_levels does not name them.
 DEFAULT_TEST_LEVELS = {"sigma": (25.0,)}
@@ -49,10 +49,7 @@ class DataCatalog:
         """Read every image of ``tasks`` once, now (they stay in memory); raise PhotoError naming every
         unreadable one."""
         banks = [
-            bank
-            for task, source in self.test.values()
-            if set(set_tasks(task)) <= set(tasks)
-            for bank in source.banks()
+            bank for task, source in self.test.values() if knows_set(tasks, task) for bank in source.banks()
         ]
         banks += [bank for task in tasks for bank in self.val[task].banks()]
         banks += [bank for task in tasks for source, _ in self.train[task] for bank in source.banks()]

@@ -15,7 +15,7 @@ from tpir.data.mixture import TaskMixture, task_cycle
 from tpir.data.prompting import PromptMix, PromptWriter
 from tpir.data.sampling import DataPosition, EpochKeys
 from tpir.data.sources import PairSource
-from tpir.data.tasks import TASKS, set_tasks
+from tpir.data.tasks import TASKS, knows_set, set_tasks
 from tpir.text.corpus import BLIND_CATEGORY, InstructionCorpus
 
 
@@ -115,7 +115,7 @@ class RestorationDataModule(L.LightningDataModule):
         self.test_sets = [
             self._evaluation_set(name, task, source, None)
             for name, (task, source) in self.catalog.test.items()
-            if set(set_tasks(task)) <= set(self.tasks)
+            if knows_set(self.tasks, task)
         ]
 
     def evaluation_set_names(self, split: str) -> list[str]:

@@ -49,7 +49,46 @@ class PairSource(Protocol):
 
 
 @dataclass
-class SyntheticPairs:
+class CleanImages:
+    """Clean images degraded on the fly (:meth:`degrade`, by a subclass); each pair's randomness comes from
+    the generator it is asked with.
+
+    Attributes:
+        bank: the clean images.
+    """
+
+    bank: ImageBank
+
+    def __len__(self) -> int:
+        return len(self.bank)
+
+    def name(self, index: int) -> str:
+        return self.bank.names[index]
+
+    def banks(self) -> list[ImageBank]:
+        return [self.bank]
+
+    def images(self) -> list[str]:
+        return self.bank.ids()
+
+    def pair(
+        self, index: int, generator: torch.Generator, crop: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        _, clean = self.base(index, generator, crop)
+        return self.degrade(clean, generator), clean
+
+    def base(self, index: int, generator: torch.Generator, crop: int | None) -> tuple[None, torch.Tensor]:
+        """The clean image (cropped): its degradation is a synthetic layer of the composite."""
+        (clean,) = crop_pair([self.bank[index]], crop, generator)
+        return None, to_float(clean)
+
+    def degrade(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``clean`` (3, H, W) in [0, 1] degraded, drawing from ``generator``."""
+        raise NotImplementedError
+
+
+@dataclass
+class SyntheticPairs(CleanImages):
     """Clean images degraded on the fly with a task's synthetic degradation.
 
     Attributes:
@@ -58,71 +97,23 @@ class SyntheticPairs:
         params: fixed parameters (a test set at one strength, e.g. ``NoiseParams(25)``); None draws them.
     """
 
-    bank: ImageBank
     task: str
     params: Any | None = None
 
     def __post_init__(self) -> None:
         get_task(self.task)  # fail on construction, not at the first sample
 
-    def __len__(self) -> int:
-        return len(self.bank)
-
-    def name(self, index: int) -> str:
-        return self.bank.names[index]
-
-    def banks(self) -> list[ImageBank]:
-        return [self.bank]
-
-    def images(self) -> list[str]:
-        return self.bank.ids()
-
-    def pair(
-        self, index: int, generator: torch.Generator, crop: int | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        _, clean = self.base(index, generator, crop)
-        degraded, _ = get_task(self.task).apply(clean, generator, self.params)
-        return degraded, clean
-
-    def base(self, index: int, generator: torch.Generator, crop: int | None) -> tuple[None, torch.Tensor]:
-        """The clean image (cropped): its degradation is a synthetic layer of the composite."""
-        (clean,) = crop_pair([self.bank[index]], crop, generator)
-        return None, to_float(clean)
+    def degrade(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return get_task(self.task).apply(clean, generator, self.params)[0]
 
 
 @dataclass
-class RealisticPairs:
+class RealisticPairs(CleanImages):
     """Clean images degraded by the realistic chain (:mod:`tpir.data.degradations.realistic`), drawn from
-    the generator each pair is asked with (a test set's fixed seed per image).
+    the generator each pair is asked with (a test set's fixed seed per image)."""
 
-    Attributes:
-        bank: the clean images.
-    """
-
-    bank: ImageBank
-
-    def __len__(self) -> int:
-        return len(self.bank)
-
-    def name(self, index: int) -> str:
-        return self.bank.names[index]
-
-    def banks(self) -> list[ImageBank]:
-        return [self.bank]
-
-    def images(self) -> list[str]:
-        return self.bank.ids()
-
-    def pair(
-        self, index: int, generator: torch.Generator, crop: int | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        _, clean = self.base(index, generator, crop)
-        degraded, _ = add_realistic_degradations(clean, generator)
-        return degraded, clean
-
-    def base(self, index: int, generator: torch.Generator, crop: int | None) -> tuple[None, torch.Tensor]:
-        (clean,) = crop_pair([self.bank[index]], crop, generator)
-        return None, to_float(clean)
+    def degrade(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return add_realistic_degradations(clean, generator)[0]
 
 
 @dataclass

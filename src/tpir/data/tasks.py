@@ -8,7 +8,7 @@ benchmark layout, its folders. Extensions and tests add one with :func:`declare_
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -205,6 +205,11 @@ def set_tasks(task: str) -> tuple[str, ...]:
     if task == REALISTIC:
         return tuple(sorted(REALISTIC_TASKS.values(), key=lambda name: TASKS[name].layer))
     return (task,)
+
+
+def knows_set(tasks: Sequence[str], task: str) -> bool:
+    """Whether a model of ``tasks`` is tested on a set of ``task``: it knows every task the set carries."""
+    return set(set_tasks(task)) <= set(tasks)
 
 
 def declare_task(task: Task) -> Task:

@@ -13,7 +13,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from tpir.data.tasks import set_tasks
+from tpir.data.tasks import knows_set
 from tpir.evaluation.ood import ood_sets, ood_study, ood_table
 from tpir.evaluation.protocol import evaluation_sets, restore_with, score_sets
 from tpir.evaluation.report import write_report
@@ -45,9 +45,7 @@ def evaluate(cfg: DictConfig, model: Restorer, method: str) -> dict:
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f"limit={cfg.limit}; expected at least 1 image per set, or null for all.")
     catalog = instantiate(cfg.data)
-    skipped = [
-        name for name, (task, _) in catalog.test.items() if not set(set_tasks(task)) <= set(model.tasks)
-    ]
+    skipped = [name for name, (task, _) in catalog.test.items() if not knows_set(model.tasks, task)]
     if skipped:
         log.info("Skipping %s: the model was not trained for their tasks", ", ".join(skipped))
     corpus = instantiate(cfg.corpus)

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from tpir.data.catalogs import DataCatalog
 from tpir.data.evaluation_sets import EvaluationSet
-from tpir.data.tasks import TASKS, set_tasks
+from tpir.data.tasks import TASKS, knows_set, set_tasks
 from tpir.evaluation.prompts import prompt_pool
 from tpir.evaluation.scores import SetScores
 from tpir.inference.restorer import Restorer
@@ -115,7 +115,7 @@ def evaluation_sets(
             seed=seed,
         )
         for name, (task, source) in catalog.test.items()
-        if set(set_tasks(task)) <= set(tasks)
+        if knows_set(tasks, task)
     ]
 
 

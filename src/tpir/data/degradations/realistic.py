@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from tpir.data.degradations.blur import add_blur
@@ -38,7 +37,7 @@ from tpir.data.degradations.checks import as_batch, restore_rank
 from tpir.data.degradations.jpeg import add_jpeg
 from tpir.data.degradations.noise import add_poisson_noise
 from tpir.data.degradations.params import choice, uniform
-from tpir.data.degradations.resize import RESIZE_KERNELS
+from tpir.data.degradations.resize import RESIZE_KERNELS, resample
 from tpir.data.transforms import enlarge
 
 # The four families of the chain, the names of its steps.
@@ -173,7 +172,9 @@ def add_realistic_degradations(
         if step.family == "blur":
             x, _ = add_blur(x, generator, sigma=step.value)
         elif step.family == "resize":
-            x = _resize(x, (max(1, round(height * step.value)), max(1, round(width * step.value))), step.kind)
+            x = resample(
+                x, (max(1, round(height * step.value)), max(1, round(width * step.value))), step.kind
+            )
         elif step.family == "noise":
             x = _add_noise(x, step, generator)
         else:
@@ -181,14 +182,6 @@ def add_realistic_degradations(
     if x.shape[-2:] != (height, width):
         x = enlarge(x, (height, width))
     return restore_rank(x, batched), params
-
-
-def _resize(x: Tensor, size: tuple[int, int], kernel: str) -> Tensor:
-    """``x`` (B, 3, h, w) resized to ``size`` with ``kernel`` (antialiased; ``area`` enlarges bicubically)."""
-    if kernel == "area" and size[0] <= x.shape[-2]:
-        return F.interpolate(x, size=size, mode="area")
-    mode = "bicubic" if kernel == "area" else kernel
-    return F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=True).clamp(0.0, 1.0)
 
 
 def _add_noise(x: Tensor, step: ChainStep, generator: torch.Generator) -> Tensor:

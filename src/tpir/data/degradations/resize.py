@@ -62,12 +62,18 @@ def add_resize(
         raise ValueError(f"Expected kernel one of {', '.join(RESIZE_KERNELS)}, got {kernel!r}.")
     height, width = x.shape[-2:]
     small = (max(1, round(height / factor)), max(1, round(width / factor)))
-    if kernel == "area":
-        shrunk = F.interpolate(x, size=small, mode="area")
-    else:
-        shrunk = F.interpolate(x, size=small, mode=kernel, align_corners=False, antialias=True)
-    restored = enlarge(shrunk.clamp(0.0, 1.0), (height, width))
+    restored = enlarge(resample(x, small, kernel), (height, width))
     return restore_rank(restored, batched), ResizeParams(float(factor), kernel)
+
+
+def resample(image: Tensor, size: tuple[int, int], kernel: str) -> Tensor:
+    """``image`` (B, 3, h, w) in [0, 1] resized to ``size`` with ``kernel`` of ``RESIZE_KERNELS``: bicubic
+    and bilinear antialiased (as image libraries shrink), area the mean of each block (enlarging with it is
+    bicubic); clipped to [0, 1]."""
+    if kernel == "area" and size[0] <= image.shape[-2]:
+        return F.interpolate(image, size=size, mode="area")
+    mode = "bicubic" if kernel == "area" else kernel
+    return F.interpolate(image, size=size, mode=mode, align_corners=False, antialias=True).clamp(0.0, 1.0)
 
 
 def sample_resize_params(generator: torch.Generator) -> ResizeParams:
